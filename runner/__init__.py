@@ -1,0 +1,3 @@
+"""Nudge: payment reminders as code."""
+
+__version__ = "0.1.0"

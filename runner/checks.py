@@ -1,0 +1,230 @@
+"""Cross-references and rendering checks: what a schema cannot see.
+
+Each check yields Problems pinned to the file and line a person has to change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from jinja2 import FileSystemLoader
+
+from runner import context, ledger, sms
+from runner.errors import Problem
+from runner.model import Customer, Invoice, Policy, Repository, Step, locale_chain
+from runner.repository import Loaded
+from runner.templates import Renderer, RenderError
+
+
+def cross_references(loaded: Loaded) -> Iterator[Problem]:
+    repo = loaded.repo
+    src = loaded.sources
+    settings_src = src.get(("settings", "settings"))
+    if settings_src and repo.settings.defaults.policy not in repo.policies:
+        yield settings_src.problem(("defaults", "policy"), _unknown("policy", repo.settings.defaults.policy,
+                                                                   repo.policies))
+    for customer in repo.customers.values():
+        if customer.policy not in repo.policies:
+            yield src[("customer", customer.id)].problem(
+                ("policy",), _unknown("policy", customer.policy, repo.policies)
+            )
+    for invoice in repo.invoices.values():
+        yield from _invoice(loaded, invoice)
+    pairs = list(_customer_policies(repo))
+    yield from _missing_templates(loaded, pairs)
+    for customer, policy in pairs:
+        yield from _customer_against_policy(loaded, customer, policy)
+
+
+def _unknown(kind: str, name: str, known: dict[str, object]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else (
+        f" (known: {', '.join(sorted(known)) or 'none'})"
+    )
+    return f"{kind} '{name}' does not exist{hint}"
+
+
+def _invoice(loaded: Loaded, invoice: Invoice) -> Iterator[Problem]:
+    repo = loaded.repo
+    source = loaded.sources[("invoice", invoice.id)]
+    if invoice.customer not in repo.customers:
+        yield source.problem(("customer",), _unknown("customer", invoice.customer, repo.customers))
+    if invoice.policy and invoice.policy not in repo.policies:
+        yield source.problem(("policy",), _unknown("policy", invoice.policy, repo.policies))
+    if invoice.due < invoice.issued:
+        yield source.problem(("due",), f"due ({invoice.due}) is before issued ({invoice.issued})")
+    if invoice.installments:
+        planned = sum((i.amount for i in invoice.installments), Decimal(0))
+        if planned != invoice.amount:
+            yield source.problem(
+                ("installments",),
+                f"installments add up to {planned}, but the amount is {invoice.amount}: "
+                "make them equal",
+            )
+    paid = sum((p.amount for p in invoice.payments), Decimal(0))
+    if paid > invoice.amount + ledger.late_fees(invoice, repo.policy_for(invoice), repo.settings,
+                                                max((p.date for p in invoice.payments), default=invoice.due)):
+        yield source.problem(
+            ("payments",),
+            f"payments add up to {paid}, more than the {invoice.amount} owed: check for a "
+            "duplicate payment, or record the credit note",
+            severity="warning",
+        )
+
+
+def _customer_policies(repo: Repository) -> Iterator[tuple[Customer, Policy]]:
+    """Every (customer, policy) pair that can occur: the customer's own and invoice overrides."""
+    pairs: dict[tuple[str, str], tuple[Customer, Policy]] = {}
+    for customer in repo.customers.values():
+        if customer.policy in repo.policies:
+            pairs[(customer.id, customer.policy)] = (customer, repo.policies[customer.policy])
+    for invoice in repo.invoices.values():
+        customer = repo.customers.get(invoice.customer)
+        policy = repo.policy_for(invoice)
+        if customer and policy:
+            pairs[(customer.id, policy.id)] = (customer, policy)
+    yield from (pairs[key] for key in sorted(pairs))
+
+
+def _missing_templates(
+    loaded: Loaded, pairs: list[tuple[Customer, Policy]]
+) -> Iterator[Problem]:
+    """One problem per step, channel and locale without a template, naming who would miss it."""
+    repo = loaded.repo
+    missing: dict[tuple[str, int, str, str], list[str]] = {}
+    for customer, policy in pairs:
+        for index, step in enumerate(policy.steps):
+            for channel in step.channels:
+                if repo.template_for(step.template, customer.locale, channel) is None:
+                    key = (policy.id, index, channel, customer.locale)
+                    missing.setdefault(key, []).append(customer.id)
+    for (policy_id, index, channel, locale), customers in sorted(missing.items()):
+        step = repo.policies[policy_id].steps[index]
+        tried = ", ".join(
+            f"{c}.{channel}.j2" for c in locale_chain(locale, repo.settings.defaults.locale)
+        )
+        yield loaded.sources[("policy", policy_id)].problem(
+            ("steps", index, "template"),
+            f"step '{step.id}' has no {channel} template '{step.template}' for locale '{locale}' "
+            f"(customers: {', '.join(customers)}): add templates/{step.template}/ one of {tried}",
+        )
+
+
+def _customer_against_policy(loaded: Loaded, customer: Customer, policy: Policy) -> Iterator[Problem]:
+    customer_src = loaded.sources[("customer", customer.id)]
+    policy_src = loaded.sources[("policy", policy.id)]
+    for step in policy.steps:
+        for channel in step.channels:
+            for role in (*step.roles_for(channel), *step.cc):
+                contacts = customer.with_role(role)
+                if not contacts:
+                    yield customer_src.problem(
+                        ("contacts",),
+                        f"policy '{policy.id}' step '{step.id}' sends to role '{role}', but "
+                        f"customer {customer.id} has no contact with that role: add one",
+                    )
+                    continue
+                need = {"sms": "phone", "email": "email", "task": "email"}.get(channel)
+                if role in step.roles_for(channel) and need and not any(
+                    getattr(c, need) for c in contacts
+                ):
+                    yield customer_src.problem(
+                        ("contacts",),
+                        f"policy '{policy.id}' step '{step.id}' sends {channel} to role '{role}', "
+                        f"but no '{role}' contact of customer {customer.id} has {'a ' + need if need == 'phone' else 'an e-mail address'}",
+                    )
+            if channel == "letter" and not customer.address:
+                yield customer_src.problem(
+                    ("name",),
+                    f"policy '{policy.id}' step '{step.id}' sends a letter, but customer "
+                    f"{customer.id} has no 'address'",
+                )
+
+
+# -- templates ---------------------------------------------------------------------------------
+
+
+def templates(loaded: Loaded, root: Path) -> Iterator[Problem]:
+    """Every template parses; every one a customer would get renders against their data."""
+    repo = loaded.repo
+    renderer = Renderer(FileSystemLoader(str(root / "templates")))
+    seen: set[tuple[str, int, str]] = set()
+    for name in sorted(repo.templates):
+        try:
+            renderer.check_syntax(name)
+        except RenderError as exc:
+            yield _template_problem(exc, root, seen)
+    for customer, policy in _customer_policies(repo):
+        for step in policy.steps:
+            for channel in step.channels:
+                name = repo.template_for(step.template, customer.locale, channel)
+                if name is None:
+                    continue
+                ctx = sample_context(repo, customer, policy, step, channel, name)
+                try:
+                    message = renderer.render(name, channel, ctx)
+                except RenderError as exc:
+                    problem = _template_problem(exc, root, seen)
+                    if problem.message:
+                        yield problem
+                    continue
+                if channel == "sms" and repo.settings.sms:
+                    yield from _sms_length(message.text, name, repo.settings.sms.max_segments, seen)
+
+
+def _sms_length(text: str, name: str, limit: int, seen: set[tuple[str, int, str]]) -> Iterator[Problem]:
+    length = sms.measure(text.strip())
+    if length.segments > limit:
+        message = (
+            f"SMS is {length.units} {length.encoding} characters = {length.segments} segments, "
+            f"more than settings sms.max_segments ({limit}): shorten it"
+        )
+        if (name, 1, message) not in seen:
+            seen.add((name, 1, message))
+            yield Problem(f"templates/{name}", 1, 1, message)
+
+
+def _template_problem(exc: RenderError, root: Path, seen: set[tuple[str, int, str]]) -> Problem:
+    path = exc.template
+    base = str(root / "templates")
+    if path.startswith(base):
+        path = "templates" + path[len(base):]
+    elif not path.startswith("templates/"):
+        path = f"templates/{path}"
+    key = (path, exc.line, exc.message)
+    if key in seen:
+        return Problem(path, exc.line, 1, "")
+    seen.add(key)
+    return Problem(path, exc.line, 1, f"template error: {exc.message}")
+
+
+def sample_context(
+    repo: Repository, customer: Customer, policy: Policy, step: Step, channel: str, name: str
+) -> dict[str, object]:
+    """A representative context: the customer's own invoice under this policy, on the step's day."""
+    candidates = sorted(
+        (i for i in repo.invoices.values()
+         if i.customer == customer.id and repo.policy_for(i) is policy and not i.void),
+        key=lambda i: (i.due, i.id),
+    )
+    chosen = [i for i in candidates
+              if context.is_open(repo, i, i.due + timedelta(days=step.first_day))]
+    if chosen:
+        invoice = chosen[-1]
+    else:  # no invoice of theirs reaches this step unpaid: a stand-in of theirs does
+        invoice = Invoice(
+            id="SAMPLE-1", customer=customer.id, issued=date(2026, 1, 1), due=date(2026, 1, 31),
+            amount=Decimal("1000.00"), currency=customer.currency or repo.settings.defaults.currency,
+            policy=policy.id, description="Sample invoice",
+        )
+        repo = replace(repo, invoices={**repo.invoices, invoice.id: invoice})
+    day = invoice.due + timedelta(days=step.first_day)
+    recipients = [c for role in step.roles_for(channel) for c in customer.with_role(role)]
+    locale = name.split("/")[-1].split(".")[0]
+    return context.build(repo, customer, step, [invoice], recipients, locale, day)

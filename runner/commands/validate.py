@@ -1,0 +1,49 @@
+"""`nudge validate`: schemas, cross-references and templates, every problem at once."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from runner import output
+from runner.errors import Problem
+from runner.repository import Loaded
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("text", "github", "json"), default="text",
+                        help="text for people, github for workflow annotations, json for programs")
+
+
+def check(root: Path) -> tuple[Loaded, list[Problem]]:
+    """Load the repository and run every check; problems sorted by file and line."""
+    from runner import checks, repository
+
+    loaded = repository.load(root)
+    found = list(loaded.problems)
+    found.extend(checks.cross_references(loaded))
+    found.extend(checks.templates(loaded, root))
+    return loaded, sorted(set(found))
+
+
+def run(args: argparse.Namespace) -> int:
+    loaded, found = check(args.root)
+    errors = [p for p in found if p.severity == "error"]
+    if found:
+        print(output.problems(found, args.format))
+    if args.format == "json":
+        return 1 if errors else 0
+    repo = loaded.repo
+    summary = (
+        f"{len(repo.customers)} customers, {len(repo.invoices)} invoices, "
+        f"{len(repo.policies)} policies, {len(repo.templates)} templates"
+    )
+    if errors:
+        print(f"{len(errors)} error(s) in {len({p.path for p in errors})} file(s) ({summary})",
+              file=sys.stderr)
+        return 1
+    if args.format == "text":
+        warned = f", {len(found)} warning(s)" if found else ""
+        print(f"valid: {summary}{warned}")
+    return 0

@@ -1,0 +1,66 @@
+"""Git, run as a subprocess: the only module that talks to git."""
+
+from __future__ import annotations
+
+import subprocess
+import tarfile
+import tempfile
+from io import BytesIO
+from pathlib import Path
+
+from runner.errors import NudgeError
+
+
+class GitError(NudgeError):
+    pass
+
+
+def git(root: Path, *args: str, check: bool = True, env: dict[str, str] | None = None,
+        stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    import os
+
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, input=stdin,
+            env={**os.environ, **(env or {})}, check=False,
+        )
+    except FileNotFoundError:
+        raise GitError("git is not installed or not on PATH") from None
+    if check and done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip() or done.stdout.decode().strip()
+        raise GitError(f"git {' '.join(args[:2])} failed: {message}")
+    return done
+
+
+def out(root: Path, *args: str) -> str:
+    return git(root, *args).stdout.decode("utf-8", "replace").strip()
+
+
+def is_repo(root: Path) -> bool:
+    return git(root, "rev-parse", "--git-dir", check=False).returncode == 0
+
+
+def head_commit(root: Path) -> str | None:
+    done = git(root, "rev-parse", "--verify", "-q", "HEAD", check=False)
+    return done.stdout.decode().strip() or None if done.returncode == 0 else None
+
+
+def export(root: Path, ref: str, target: Path) -> Path:
+    """Write the files of revision `ref` into `target` (no .git): the repository as it was."""
+    if not is_repo(root):
+        raise GitError(f"{root} is not a git repository: --against needs git history")
+    if git(root, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}", check=False).returncode:
+        raise GitError(f"'{ref}' is not a revision in this repository (try origin/main or a "
+                       "commit id; in CI, fetch it first)")
+    prefix = out(root, "rev-parse", "--show-prefix")
+    tree = f"{ref}:{prefix}" if prefix else ref
+    archive = git(root, "archive", "--format=tar", tree).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+    return target
+
+
+def temporary_export(root: Path, ref: str) -> tempfile.TemporaryDirectory[str]:
+    holder = tempfile.TemporaryDirectory(prefix="nudge-rev-")
+    export(root, ref, Path(holder.name))
+    return holder

@@ -1,0 +1,123 @@
+"""Money owed on an invoice on a given day: payments, installments, late fees, discounts.
+
+Pure functions of (invoice, policy, settings, day). Payments count from their date on, so the
+same function answers "what was owed on 1 March" for a backtest and "what is owed today" for a run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
+
+from runner.model import Installment, Invoice, Policy, Settings
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+STATUTORY_POINTS = Decimal(8)
+
+
+@cache
+def minor_unit(currency: str) -> Decimal:
+    from babel.numbers import get_currency_precision
+
+    return Decimal(1).scaleb(-get_currency_precision(currency))
+
+
+def rounded(amount: Decimal, currency: str) -> Decimal:
+    return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class ObligationState:
+    """One installment (or the single due date) with what has been paid toward it."""
+
+    number: int  # 1-based
+    count: int
+    due: date
+    amount: Decimal
+    paid: Decimal
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.amount - self.paid
+
+
+def obligations(invoice: Invoice, day: date) -> tuple[ObligationState, ...]:
+    """Payments known on `day`, allocated oldest obligation first."""
+    paid = invoice.paid_by(day)
+    plan: tuple[Installment, ...] = tuple(sorted(invoice.obligations, key=lambda i: i.due))
+    states = []
+    for number, item in enumerate(plan, start=1):
+        share = min(paid, item.amount)
+        paid -= share
+        states.append(ObligationState(number, len(plan), item.due, item.amount, share))
+    return tuple(states)
+
+
+def current_obligation(invoice: Invoice, day: date) -> ObligationState | None:
+    """The earliest obligation still unpaid on `day` (the policy runs against it)."""
+    return next((o for o in obligations(invoice, day) if o.remaining > 0), None)
+
+
+def principal_balance(invoice: Invoice, day: date) -> Decimal:
+    return invoice.amount - invoice.paid_by(day)
+
+
+def late_fees(invoice: Invoice, policy: Policy | None, settings: Settings, day: date) -> Decimal:
+    """Late fees accrued on `day`, rounded to the currency's minor unit."""
+    if policy is None:
+        return ZERO
+    fees = ZERO
+    days_late = (day - invoice.due).days
+    rule = policy.late_fee
+    if rule is not None and rule.percent is not None and days_late >= rule.from_day:
+        periods = (days_late - rule.from_day) // rule.every_days + 1
+        for period in range(periods):
+            start = invoice.due + timedelta(days=rule.from_day + period * rule.every_days)
+            base = max(principal_balance(invoice, start), ZERO)
+            fees += rounded(base * rule.percent / HUNDRED, invoice.currency)
+    elif rule is not None and rule.statutory == "eu" and days_late > 0:
+        fees += statutory_interest(invoice, settings, day)
+        if invoice.currency == "EUR":
+            fees += settings.compensation
+    fees += sum(
+        (s.fee for s in policy.steps if s.fee is not None and s.first_day <= days_late), ZERO
+    )
+    return rounded(fees, invoice.currency)
+
+
+def statutory_interest(invoice: Invoice, settings: Settings, day: date) -> Decimal:
+    """Simple interest at reference rate + 8 points a year on the balance, day by day paid down."""
+    if settings.reference_rate is None:
+        return ZERO
+    yearly = (settings.reference_rate + STATUTORY_POINTS) / HUNDRED
+    events = sorted({p.date for p in invoice.payments if invoice.due < p.date <= day})
+    interest = ZERO
+    start = invoice.due
+    for end in [*events, day]:
+        base = max(principal_balance(invoice, start), ZERO)
+        interest += base * yearly * Decimal((end - start).days) / Decimal(365)
+        start = end
+    return rounded(interest, invoice.currency)
+
+
+def open_balance(invoice: Invoice, policy: Policy | None, settings: Settings, day: date) -> Decimal:
+    """Amount + fees − payments, as known on `day`. Paid when this is <= 0."""
+    return invoice.amount + late_fees(invoice, policy, settings, day) - invoice.paid_by(day)
+
+
+@dataclass(frozen=True)
+class DiscountOffer:
+    percent: Decimal
+    until: date
+    amount: Decimal  # what the customer saves by paying in full by `until`
+
+
+def discount_available(invoice: Invoice, day: date) -> DiscountOffer | None:
+    offer = invoice.discount
+    if offer is None or day > offer.until or invoice.paid_by(day) > 0:
+        return None
+    saving = rounded(invoice.amount * offer.percent / HUNDRED, invoice.currency)
+    return DiscountOffer(offer.percent, offer.until, saving)

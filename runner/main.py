@@ -1,0 +1,59 @@
+"""The command line: parse arguments, dispatch to runner.commands.<name>, handle errors once."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from runner import __version__
+
+COMMANDS = {
+    "validate": "check every file: schemas, cross-references, templates",
+    "schema": "print the JSON Schema of a kind of file",
+    "plan": "show what would be sent today (or over the next days), and why",
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="nudge", description="Payment reminders as code.")
+    top.add_argument("--root", type=Path, default=Path("."),
+                     help="the Nudge repository (default: the current directory)")
+    # Accepted after the subcommand too; SUPPRESS keeps it from resetting a value given before.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--root", type=Path, default=argparse.SUPPRESS,
+                        help="the Nudge repository (default: the current directory)")
+    top.add_argument("--version", action="version", version=f"nudge {__version__}")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, help_text in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
+        _module(name).add_arguments(command)
+    return top
+
+
+def _module(name: str):  # type: ignore[no-untyped-def]
+    return importlib.import_module(f"runner.commands.{name}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from runner.errors import NudgeError
+
+    args = parser().parse_args(argv)
+    try:
+        return int(_module(args.command).run(args))
+    except NudgeError as exc:
+        print(f"nudge: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("nudge: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception:
+        traceback.print_exc()
+        print("nudge: this is a bug in Nudge, not in your files: please report it with the "
+              "traceback above", file=sys.stderr)
+        return 3

@@ -1,0 +1,285 @@
+"""The repository as typed, immutable values: what the YAML files say, after validation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+CHANNELS = ("email", "sms", "letter", "task")
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str
+    role: str
+    email: str | None = None
+    phone: str | None = None  # E.164
+
+
+@dataclass(frozen=True)
+class Customer:
+    id: str
+    name: str
+    locale: str
+    timezone: str
+    policy: str
+    contacts: tuple[Contact, ...]
+    owner: Contact | None = None
+    currency: str | None = None
+    address: tuple[str, ...] = ()
+    paused_until: date | None = None
+    hold: bool = False
+    path: str = ""
+
+    def with_role(self, role: str) -> tuple[Contact, ...]:
+        if role == "owner":
+            return (self.owner,) if self.owner else ()
+        return tuple(c for c in self.contacts if c.role == role)
+
+    @property
+    def roles(self) -> frozenset[str]:
+        roles = {c.role for c in self.contacts}
+        return frozenset(roles | {"owner"} if self.owner else roles)
+
+
+@dataclass(frozen=True)
+class Payment:
+    date: date
+    amount: Decimal
+    ref: str = ""
+
+
+@dataclass(frozen=True)
+class Installment:
+    due: date
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Promise:
+    date: date
+    amount: Decimal | None = None  # None: the whole balance
+    note: str = ""
+    made: date | None = None  # when it was given; None: the invoice date
+
+
+@dataclass(frozen=True)
+class Discount:
+    percent: Decimal
+    until: date
+
+
+@dataclass(frozen=True)
+class Invoice:
+    id: str
+    customer: str
+    issued: date
+    due: date
+    amount: Decimal
+    currency: str
+    policy: str | None = None
+    description: str = ""
+    discount: Discount | None = None
+    payments: tuple[Payment, ...] = ()
+    promise: Promise | None = None
+    disputed: bool = False
+    void: bool = False
+    written_off: bool = False
+    paused_until: date | None = None
+    installments: tuple[Installment, ...] = ()
+    attachment: str | None = None
+    path: str = ""
+
+    def paid_by(self, day: date) -> Decimal:
+        """What has been paid, counting only payments dated on or before `day`."""
+        return sum((p.amount for p in self.payments if p.date <= day), Decimal(0))
+
+    def promise_broken(self, day: date) -> bool:
+        """A promise whose date has passed without the promised payments arriving."""
+        promise = self.promise
+        if promise is None or day <= promise.date:
+            return False
+        if promise.amount is None:
+            return self.paid_by(promise.date) < self.amount
+        since = promise.made or self.issued
+        return self.paid_by(promise.date) - self.paid_by(since) < promise.amount
+
+    @property
+    def obligations(self) -> tuple[Installment, ...]:
+        """What is owed and when: the installments of a payment plan, or the one due date."""
+        return self.installments or (Installment(self.due, self.amount),)
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    channels: tuple[str, ...]
+    template: str
+    at: int | None = None
+    start: int | None = None  # `from`
+    end: int | None = None  # `to`
+    every: int | None = None
+    weekdays: tuple[int, ...] = ()  # 0 = Monday
+    recipients: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+    hold: bool = False
+    deadline_days: int | None = None
+    catch_up: int | None = None
+    fee: Decimal | None = None
+    description: str = ""
+
+    @property
+    def first_day(self) -> int:
+        return self.at if self.at is not None else int(self.start or 0)
+
+    @property
+    def last_day(self) -> int:
+        return self.at if self.at is not None else int(self.end or 0)
+
+    def roles_for(self, channel: str) -> tuple[str, ...]:
+        """Who a channel's message goes to: tasks go to our owner, the rest to billing by default."""
+        if self.recipients:
+            return self.recipients
+        return ("owner",) if channel == "task" else ("billing",)
+
+
+@dataclass(frozen=True)
+class Calendar:
+    country: str | None = None
+    subdivision: str | None = None
+    weekends: tuple[int, ...] = (5, 6)
+    closed: frozenset[date] = frozenset()
+
+
+@dataclass(frozen=True)
+class LateFee:
+    percent: Decimal | None = None
+    every_days: int = 30
+    from_day: int = 1
+    statutory: str | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    id: str
+    steps: tuple[Step, ...]
+    description: str = ""
+    calendar: Calendar = field(default_factory=Calendar)
+    min_balance: Decimal = Decimal(0)
+    catch_up: int = 3
+    late_fee: LateFee | None = None
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Company:
+    name: str
+    email: str
+    reply_to: str | None = None
+    phone: str = ""
+    address: tuple[str, ...] = ()
+    vat: str = ""
+    website: str = ""
+
+
+@dataclass(frozen=True)
+class PaymentInfo:
+    link: str = ""
+    iban: str = ""
+    bic: str = ""
+    account: str = ""
+    instructions: tuple[tuple[str, str], ...] = ()  # (locale, text); locale "" = any
+
+    def instructions_for(self, locale: str) -> str:
+        by_locale = dict(self.instructions)
+        for candidate in (locale, locale.split("_")[0], ""):
+            if candidate in by_locale:
+                return by_locale[candidate]
+        return next(iter(by_locale.values()), "")
+
+    def link_for(self, invoice: str, customer: str) -> str:
+        return self.link.replace("{invoice}", invoice).replace("{customer}", customer)
+
+
+@dataclass(frozen=True)
+class Defaults:
+    locale: str
+    timezone: str
+    currency: str
+    policy: str
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    host: str
+    port: int = 587
+    security: str = "starttls"
+    username_env: str | None = None
+    password_env: str | None = None
+    sender: str | None = None
+    timeout: float = 30.0
+    max_connections: int = 4
+    bcc: str | None = None
+
+
+@dataclass(frozen=True)
+class SmsSettings:
+    sender: str | None = None
+    messaging_service_sid: str | None = None
+    account_sid_env: str = "TWILIO_ACCOUNT_SID"
+    auth_token_env: str = "TWILIO_AUTH_TOKEN"
+    max_segments: int = 3
+    api_base: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    company: Company
+    defaults: Defaults
+    payment: PaymentInfo = field(default_factory=PaymentInfo)
+    email: EmailSettings | None = None
+    sms: SmsSettings | None = None
+    hash_recipients: bool = False
+    git_author_name: str = "nudge-bot"
+    git_author_email: str = "nudge-bot@users.noreply.invalid"
+    reference_rate: Decimal | None = None
+    compensation: Decimal = Decimal(40)
+
+
+@dataclass(frozen=True)
+class Repository:
+    """Everything the core needs, keyed by id. Built by runner.repository.load()."""
+
+    settings: Settings
+    customers: dict[str, Customer]
+    invoices: dict[str, Invoice]
+    policies: dict[str, Policy]
+    templates: frozenset[str]  # names relative to templates/, e.g. "gentle-heads-up/en.email.j2"
+
+    def policy_for(self, invoice: Invoice) -> Policy | None:
+        customer = self.customers.get(invoice.customer)
+        policy_id = invoice.policy or (customer.policy if customer else self.settings.defaults.policy)
+        return self.policies.get(policy_id)
+
+    def locale_of(self, customer: Customer) -> str:
+        return customer.locale
+
+    def template_for(self, template: str, locale: str, channel: str) -> str | None:
+        """The template file for a locale, falling back da_DK -> da -> the default locale."""
+        for candidate in locale_chain(locale, self.settings.defaults.locale):
+            name = f"{template}/{candidate}.{channel}.j2"
+            if name in self.templates:
+                return name
+        return None
+
+
+def locale_chain(locale: str, default: str) -> tuple[str, ...]:
+    chain = [locale]
+    if "_" in locale:
+        chain.append(locale.split("_")[0])
+    for extra in (default, default.split("_")[0]):
+        if extra not in chain:
+            chain.append(extra)
+    return tuple(chain)

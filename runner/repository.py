@@ -1,0 +1,397 @@
+"""Reading a Nudge repository from disk into a Repository, collecting every problem on the way."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from runner import schema, yamlload
+from runner.errors import Problem, Severity
+from runner.model import (
+    WEEKDAYS,
+    Calendar,
+    Company,
+    Contact,
+    Customer,
+    Defaults,
+    Discount,
+    EmailSettings,
+    Installment,
+    Invoice,
+    LateFee,
+    Payment,
+    PaymentInfo,
+    Policy,
+    Promise,
+    Repository,
+    Settings,
+    SmsSettings,
+    Step,
+)
+
+JsonPath = tuple[str | int, ...]
+FALLBACK_DEFAULTS = Defaults(locale="en", timezone="UTC", currency="EUR", policy="standard")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where an entity was written: positions are looked up only when a problem is reported."""
+
+    doc: yamlload.Document
+    prefix: JsonPath = ()
+
+    def problem(
+        self, where: JsonPath, message: str, key: bool = False, severity: Severity = "error"
+    ) -> Problem:
+        line, col = yamlload.locate(self.doc.text, (*self.prefix, *where), key=key)
+        return Problem(self.doc.path, line, col, message, severity)
+
+
+@dataclass
+class Loaded:
+    repo: Repository
+    problems: list[Problem] = field(default_factory=list)
+    sources: dict[tuple[str, str], Source] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+
+class _Invalid(Exception):
+    """Raised inside a parser once the problem has been recorded: the entity is skipped."""
+
+
+def data_files(root: Path, folder: str) -> list[Path]:
+    base = root / folder
+    if not base.is_dir():
+        return []
+    files = [p for p in base.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
+    if folder == "policies":
+        files = [p for p in files if p.parent == base]  # policies/tests/ holds test cases
+    return sorted(files)
+
+
+def template_names(root: Path) -> frozenset[str]:
+    base = root / "templates"
+    if not base.is_dir():
+        return frozenset()
+    return frozenset(p.relative_to(base).as_posix() for p in base.rglob("*.j2") if p.is_file())
+
+
+def load(root: Path) -> Loaded:
+    reader = _Reader(root)
+    settings = reader.settings()
+    policies = reader.many("policies", "policy", reader.policy)
+    customers = reader.many("customers", "customer", lambda s, d: reader.customer(s, d, settings))
+    invoices: dict[str, Invoice] = {}
+    for source, data in reader.documents("invoices", "invoice"):
+        invoice = reader.guarded(lambda s=source, d=data: reader.invoice(s, d, settings, customers))
+        if invoice is None:
+            continue
+        if invoice.id in invoices:
+            first = invoices[invoice.id].path
+            reader.problems.append(
+                source.problem(("id",), f"duplicate invoice id '{invoice.id}': already used in {first}")
+            )
+            continue
+        invoices[invoice.id] = invoice
+        reader.sources[("invoice", invoice.id)] = source
+    repo = Repository(settings, customers, invoices, policies, template_names(root))
+    return Loaded(repo, reader.problems, reader.sources)
+
+
+class _Reader:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.problems: list[Problem] = []
+        self.sources: dict[tuple[str, str], Source] = {}
+
+    # -- files -------------------------------------------------------------------------------
+
+    def read(self, path: Path) -> yamlload.Document | None:
+        rel = path.relative_to(self.root).as_posix()
+        try:
+            return yamlload.load(path, rel)
+        except yamlload.YamlProblem as exc:
+            self.problems.append(Problem(rel, exc.line, exc.col, exc.message))
+        except OSError as exc:
+            self.problems.append(Problem(rel, 1, 1, f"cannot read file: {exc.strerror}"))
+        return None
+
+    def documents(self, folder: str, kind: str) -> Iterable[tuple[Source, dict[str, Any]]]:
+        for path in data_files(self.root, folder):
+            doc = self.read(path)
+            if doc is None:
+                continue
+            if not isinstance(doc.data, dict):
+                what = "empty" if doc.data is None else "not a mapping of keys to values"
+                self.problems.append(Problem(doc.path, 1, 1, f"file is {what}: expected a {kind}"))
+                continue
+            if kind == "invoice" and "invoices" in doc.data:
+                items = doc.data["invoices"]
+                if not isinstance(items, list):
+                    src = Source(doc)
+                    self.problems.append(src.problem(("invoices",), "invoices: expected a list"))
+                    continue
+                extra = [k for k in doc.data if k not in ("invoices", "$schema")]
+                for key in extra:
+                    self.problems.append(
+                        Source(doc).problem((key,), f"unknown key '{key}' beside 'invoices'", key=True)
+                    )
+                for index, item in enumerate(items):
+                    yield from self.checked(Source(doc, ("invoices", index)), item, kind)
+            else:
+                yield from self.checked(Source(doc), doc.data, kind)
+
+    def checked(
+        self, source: Source, data: Any, kind: str
+    ) -> Iterable[tuple[Source, dict[str, Any]]]:
+        found = [source.problem(w, m, key=k) for w, k, m in schema.check(kind, data)]
+        self.problems.extend(found)
+        if not found:
+            yield source, data
+
+    def many(self, folder: str, kind: str, parse: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for source, data in self.documents(folder, kind):
+            entity = self.guarded(lambda s=source, d=data: parse(s, d))
+            if entity is None:
+                continue
+            if entity.id in out:
+                self.problems.append(
+                    source.problem(("id",), f"duplicate {kind} id '{entity.id}': already used in "
+                                   f"{out[entity.id].path}")
+                )
+                continue
+            stem = Path(source.doc.path).stem
+            if stem != entity.id:
+                self.problems.append(source.problem(
+                    ("id",), f"{kind} id '{entity.id}' differs from the file name '{stem}': "
+                    f"name the file {entity.id}.yaml", severity="warning"))
+            out[entity.id] = entity
+            self.sources[(kind, entity.id)] = source
+        return out
+
+    def guarded(self, parse: Any) -> Any:
+        try:
+            return parse()
+        except _Invalid:
+            return None
+
+    def fail(self, source: Source, where: JsonPath, message: str) -> _Invalid:
+        self.problems.append(source.problem(where, message))
+        return _Invalid()
+
+    # -- values ------------------------------------------------------------------------------
+
+    def money(self, source: Source, where: JsonPath, value: Any, currency: str) -> Decimal:
+        from babel.numbers import get_currency_precision
+
+        amount = Decimal(str(value).strip()) if isinstance(value, str) else Decimal(value)
+        places = get_currency_precision(currency)
+        exponent = amount.as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > places:
+            raise self.fail(
+                source, where,
+                f"{schema.label(where)}: {value} has more decimals than {currency} allows "
+                f"({places}): write it as exact money, e.g. \"{amount.quantize(Decimal(1).scaleb(-places))}\"",
+            )
+        return amount
+
+    # -- kinds -------------------------------------------------------------------------------
+
+    def settings(self) -> Settings:
+        path = self.root / "settings.yaml"
+        placeholder = Settings(Company("(settings.yaml missing)", "nobody@invalid"), FALLBACK_DEFAULTS)
+        if not path.exists():
+            self.problems.append(Problem("settings.yaml", 1, 1,
+                                         "settings.yaml is missing: copy it from the sample repository"))
+            return placeholder
+        doc = self.read(path)
+        if doc is None:
+            return placeholder
+        if not isinstance(doc.data, dict):
+            self.problems.append(Problem(doc.path, 1, 1, "file is not a mapping: expected settings"))
+            return placeholder
+        source = Source(doc)
+        if not list(self.checked(source, doc.data, "settings")):
+            return placeholder
+        d = doc.data
+        company = d["company"]
+        payment = d.get("payment", {})
+        instructions = payment.get("instructions", "")
+        pairs = tuple(instructions.items()) if isinstance(instructions, dict) else (("", instructions),)
+        email = d.get("email")
+        sms = d.get("sms")
+        interest = d.get("interest", {})
+        git = d.get("git", {})
+        self.sources[("settings", "settings")] = source
+        defaults = Defaults(**d["defaults"])
+        return Settings(
+            company=Company(
+                name=company["name"], email=company["email"], reply_to=company.get("reply_to"),
+                phone=company.get("phone", ""), address=tuple(company.get("address", ())),
+                vat=company.get("vat", ""), website=company.get("website", ""),
+            ),
+            defaults=defaults,
+            payment=PaymentInfo(
+                link=payment.get("link", ""), iban=payment.get("iban", ""),
+                bic=payment.get("bic", ""), account=payment.get("account", ""), instructions=pairs,
+            ),
+            email=EmailSettings(
+                host=email["host"], port=email.get("port", 587),
+                security=email.get("security", "starttls"),
+                username_env=email.get("username_env"), password_env=email.get("password_env"),
+                sender=email.get("from"), timeout=float(email.get("timeout", 30)),
+                max_connections=email.get("max_connections", 4), bcc=email.get("bcc"),
+            ) if email else None,
+            sms=SmsSettings(
+                sender=_e164(sms["from"]) if sms.get("from") else None,
+                messaging_service_sid=sms.get("messaging_service_sid"),
+                account_sid_env=sms.get("account_sid_env", "TWILIO_ACCOUNT_SID"),
+                auth_token_env=sms.get("auth_token_env", "TWILIO_AUTH_TOKEN"),
+                max_segments=sms.get("max_segments", 3), api_base=sms.get("api_base"),
+            ) if sms is not None else None,
+            hash_recipients=d.get("log", {}).get("hash_recipients", False),
+            git_author_name=git.get("author_name", "nudge-bot"),
+            git_author_email=git.get("author_email", "nudge-bot@users.noreply.invalid"),
+            reference_rate=Decimal(str(interest["reference_rate"]))
+            if "reference_rate" in interest else None,
+            compensation=Decimal(str(interest.get("compensation", 40))),
+        )
+
+    def policy(self, source: Source, d: dict[str, Any]) -> Policy:
+        steps = tuple(self.step(source, i, s) for i, s in enumerate(d["steps"]))
+        seen: set[str] = set()
+        for index, step in enumerate(steps):
+            if step.id in seen:
+                raise self.fail(source, ("steps", index, "id"), f"duplicate step id '{step.id}'")
+            seen.add(step.id)
+            if index and step.first_day < steps[index - 1].first_day:
+                raise self.fail(
+                    source, ("steps", index),
+                    f"steps[{index}]: step '{step.id}' starts on day {step.first_day}, before the "
+                    f"step above it: list steps in the order they happen",
+                )
+        cal = d.get("calendar", {})
+        fee = d.get("late_fee")
+        return Policy(
+            id=d["id"], steps=steps, description=d.get("description", ""),
+            calendar=Calendar(
+                country=cal.get("country"), subdivision=cal.get("subdivision"),
+                weekends=tuple(WEEKDAYS.index(w) for w in cal.get("weekends", ["sat", "sun"])),
+                closed=frozenset(date.fromisoformat(x) for x in cal.get("closed", ())),
+            ),
+            min_balance=Decimal(str(d.get("min_balance", 0))),
+            catch_up=d.get("catch_up", 3),
+            late_fee=self.late_fee(source, fee) if fee is not None else None,
+            path=source.doc.path,
+        )
+
+    def late_fee(self, source: Source, d: dict[str, Any]) -> LateFee:
+        if ("percent" in d) == ("statutory" in d):
+            raise self.fail(source, ("late_fee",),
+                            "late_fee: give either 'percent' (with every_days, from_day) or "
+                            "'statutory: eu', not both or neither")
+        percent = Decimal(str(d["percent"])) if "percent" in d else None
+        return LateFee(percent, d.get("every_days", 30), d.get("from_day", 1), d.get("statutory"))
+
+    def step(self, source: Source, index: int, d: dict[str, Any]) -> Step:
+        where: JsonPath = ("steps", index)
+        name = f"steps[{index}] ('{d['id']}')"
+        ranged = "from" in d or "to" in d
+        if ("at" in d) == ranged:
+            raise self.fail(source, where,
+                            f"{name}: give either 'at: DAY' or a range 'from: DAY' + 'to: DAY'")
+        if ranged:
+            if "from" not in d or "to" not in d:
+                raise self.fail(source, where, f"{name}: a range needs both 'from' and 'to'")
+            if d["from"] > d["to"]:
+                raise self.fail(source, (*where, "to"),
+                                f"{name}: 'to' ({d['to']}) is before 'from' ({d['from']})")
+            if ("every" in d) == ("weekdays" in d):
+                raise self.fail(source, where,
+                                f"{name}: a range repeats either 'every: DAYS' or on 'weekdays: "
+                                "[mon, thu]': give exactly one")
+        elif "every" in d or "weekdays" in d:
+            raise self.fail(source, where,
+                            f"{name}: 'every'/'weekdays' need a range ('from' and 'to'), not 'at'")
+        return Step(
+            id=d["id"], channels=tuple(d["send"]), template=d["template"], at=d.get("at"),
+            start=d.get("from"), end=d.get("to"), every=d.get("every"),
+            weekdays=tuple(WEEKDAYS.index(w) for w in d.get("weekdays", ())),
+            recipients=tuple(d.get("recipients", ())), cc=tuple(d.get("cc", ())),
+            hold=d.get("hold", False), deadline_days=d.get("deadline_days"),
+            catch_up=d.get("catch_up"), fee=Decimal(str(d["fee"])) if "fee" in d else None,
+            description=d.get("description", ""),
+        )
+
+    def customer(self, source: Source, d: dict[str, Any], settings: Settings) -> Customer:
+        owner = d.get("owner")
+        defaults = settings.defaults
+        return Customer(
+            id=d["id"], name=d["name"], locale=d.get("locale", defaults.locale),
+            timezone=d.get("timezone", defaults.timezone), policy=d.get("policy", defaults.policy),
+            contacts=tuple(
+                Contact(c["name"], c["role"], c.get("email"), _e164(c["phone"]) if "phone" in c else None)
+                for c in d["contacts"]
+            ),
+            owner=Contact(owner["name"], "owner", owner["email"]) if owner else None,
+            currency=d.get("currency"), address=tuple(d.get("address", ())),
+            paused_until=_date(d.get("paused_until")), hold=d.get("hold", False), path=source.doc.path,
+        )
+
+    def invoice(
+        self, source: Source, d: dict[str, Any], settings: Settings, customers: dict[str, Customer]
+    ) -> Invoice:
+        customer = customers.get(d["customer"])
+        currency = d.get("currency") or (customer.currency if customer else None) or (
+            settings.defaults.currency
+        )
+        money = self.money
+        discount = d.get("discount")
+        promise = d.get("promise")
+        return Invoice(
+            id=d["id"], customer=d["customer"], issued=date.fromisoformat(d["issued"]),
+            due=date.fromisoformat(d["due"]), amount=money(source, ("amount",), d["amount"], currency),
+            currency=currency, policy=d.get("policy"), description=d.get("description", ""),
+            discount=Discount(Decimal(str(discount["percent"])), date.fromisoformat(discount["until"]))
+            if discount else None,
+            payments=tuple(
+                Payment(date.fromisoformat(p["date"]),
+                        money(source, ("payments", i, "amount"), p["amount"], currency), p.get("ref", ""))
+                for i, p in enumerate(d.get("payments", ()))
+            ),
+            promise=Promise(
+                date.fromisoformat(promise["date"]),
+                money(source, ("promise", "amount"), promise["amount"], currency)
+                if "amount" in promise else None,
+                promise.get("note", ""),
+                _date(promise.get("made")),
+            ) if promise else None,
+            disputed=d.get("disputed", False), void=d.get("void", False),
+            written_off=d.get("written_off", False), paused_until=_date(d.get("paused_until")),
+            installments=tuple(
+                Installment(date.fromisoformat(x["due"]),
+                            money(source, ("installments", i, "amount"), x["amount"], currency))
+                for i, x in enumerate(d.get("installments", ()))
+            ),
+            attachment=d.get("attachment"), path=source.doc.path,
+        )
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _e164(number: str) -> str:
+    import phonenumbers
+
+    return phonenumbers.format_number(
+        phonenumbers.parse(number, None), phonenumbers.PhoneNumberFormat.E164
+    )

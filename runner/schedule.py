@@ -1,0 +1,394 @@
+"""Which reminders are due, and why: a pure function of (repository, send log, now).
+
+No clock, no disk, no network here. `decide()` returns every decision with a reason a finance
+person can read; `plan()` groups the due ones into deliveries (one message per customer, step and
+channel on a day). `run` acts on a plan; `plan` and `--explain` print it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from functools import cache
+from zoneinfo import ZoneInfo
+
+from runner import calendar, context, ledger
+from runner.model import Contact, Customer, Invoice, Policy, Repository, Step
+from runner.sendlog import Key, LogIndex
+
+ONE_DAY = timedelta(days=1)
+NOTE_REACH_DAYS = 3  # a contact by hand covers reminders due up to this many days before it
+
+
+@cache
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def noon(day: date, timezone: str) -> datetime:
+    """The instant `--today DAY` stands for: midday in the company's time zone."""
+    return datetime.combine(day, time(12), tzinfo=zone(timezone))
+
+
+def local_today(now: datetime, timezone: str) -> date:
+    return now.astimezone(zone(timezone)).date()
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    step_index: int
+    step: Step
+    day: int  # days after the due date, as the policy says
+    date: date  # moved to a business day
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One (invoice, step occurrence, channel) and what the schedule makes of it today."""
+
+    invoice: str
+    customer: str
+    policy: str
+    step: str
+    step_index: int
+    channel: str
+    occurrence: date
+    day: int
+    due: date  # the obligation's due date the day counts from
+    key: str
+    status: str  # due, sent, unknown, failed, superseded, missed, handled, opted-out, waiting, future
+    reason: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message to send: a customer, a step, a channel, on a day, for one or more invoices."""
+
+    date: date
+    customer: str
+    policy: str
+    step: str
+    step_index: int
+    channel: str
+    invoices: tuple[str, ...]
+    keys: tuple[str, ...]
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    template: str
+    locale: str
+    reason: str
+    total_due: Decimal
+    currency: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.customer}/{self.step}/{self.date.isoformat()}/{self.channel}"
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "date": self.date.isoformat(), "customer": self.customer, "policy": self.policy,
+            "step": self.step, "channel": self.channel, "invoices": list(self.invoices),
+            "keys": list(self.keys), "to": list(self.to), "cc": list(self.cc),
+            "template": self.template, "locale": self.locale, "reason": self.reason,
+            "total_due": str(self.total_due), "currency": self.currency,
+        }
+
+
+@dataclass
+class Plan:
+    today: date
+    deliveries: list[Delivery] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    stopped: dict[str, str] = field(default_factory=dict)  # invoice -> why no reminders
+
+    def with_status(self, *statuses: str) -> list[Decision]:
+        return [d for d in self.decisions if d.status in statuses]
+
+
+# -- occurrences ------------------------------------------------------------------------------
+
+
+def step_days(step: Step, due: date) -> list[int]:
+    if step.at is not None:
+        return [step.at]
+    start, end = int(step.start or 0), int(step.end or 0)
+    if step.every:
+        return list(range(start, end + 1, step.every))
+    return [d for d in range(start, end + 1) if (due + timedelta(days=d)).weekday() in step.weekdays]
+
+
+def occurrences(policy: Policy, due: date, until: date | None = None) -> list[Occurrence]:
+    """Every occurrence of every step for an obligation due on `due` (up to `until`)."""
+    found: list[Occurrence] = []
+    limit = (until - due).days if until is not None else None
+    for index, step in enumerate(policy.steps):
+        if limit is not None and step.first_day > limit:
+            break
+        seen: set[date] = set()
+        for day in step_days(step, due):
+            if limit is not None and day > limit:
+                break
+            moved = calendar.next_business_day(due + timedelta(days=day), policy.calendar)
+            if moved not in seen:
+                seen.add(moved)
+                found.append(Occurrence(index, step, day, moved))
+    return found
+
+
+def business_days_between(start: date, end: date, policy: Policy) -> int:
+    """Business days after `start` up to and including `end`."""
+    count, day = 0, start
+    while day < end:
+        day += ONE_DAY
+        if calendar.is_business_day(day, policy.calendar):
+            count += 1
+    return count
+
+
+# -- why an invoice gets no reminders ---------------------------------------------------------
+
+
+def stop_reason(repo: Repository, invoice: Invoice, policy: Policy, customer: Customer,
+                today: date) -> str | None:
+    if invoice.void:
+        return "void: no reminders"
+    if invoice.written_off:
+        return "written off: no reminders"
+    if invoice.disputed:
+        return "disputed: reminders stop until the dispute is settled (remove 'disputed')"
+    if invoice.issued > today:
+        return f"not issued until {invoice.issued}"
+    balance = ledger.open_balance(invoice, policy, repo.settings, today)
+    if balance <= 0:
+        last = max((p.date for p in invoice.payments if p.date <= today), default=None)
+        return f"paid in full{f' on {last}' if last else ''}"
+    if customer.paused_until and today <= customer.paused_until:
+        return f"customer asked us to pause until {customer.paused_until}"
+    if invoice.paused_until and today <= invoice.paused_until:
+        return f"invoice paused until {invoice.paused_until}"
+    if invoice.promise and today <= invoice.promise.date:
+        return f"customer promised to pay by {invoice.promise.date}: waiting until then"
+    if balance < policy.min_balance:
+        return f"balance {balance} {invoice.currency} is below the policy minimum {policy.min_balance}"
+    return None
+
+
+# -- the decision -----------------------------------------------------------------------------
+
+
+def decide_invoice(repo: Repository, log: LogIndex, invoice: Invoice, today: date,
+                   explain: bool = False) -> tuple[str | None, list[Decision]]:
+    """(why nothing is sent, or None; every decision for the invoice's current obligation)."""
+    customer = repo.customers[invoice.customer]
+    policy = repo.policy_for(invoice)
+    assert policy is not None  # validation guarantees it
+    reason = stop_reason(repo, invoice, policy, customer, today)
+    if reason is not None and not explain:
+        return reason, []
+    current = ledger.current_obligation(invoice, today) or ledger.obligations(invoice, today)[-1]
+    installment = current.number if invoice.installments else None
+    until = None if explain else today
+    decisions: list[Decision] = []
+    for occ in occurrences(policy, current.due, until):
+        for channel in occ.step.channels:
+            key = str(Key(invoice.id, installment, occ.step.id, occ.date, channel))
+            status, why = _status(log, key, occ, today, reason)
+            decisions.append(Decision(invoice.id, customer.id, policy.id, occ.step.id,
+                                      occ.step_index, channel, occ.date, occ.day, current.due,
+                                      key, status, why))
+    if reason is None:
+        decisions = _resolve_candidates(decisions, policy, today, log, invoice, customer)
+    return reason, decisions
+
+
+def _status(log: LogIndex, key: str, occ: Occurrence, today: date,
+            stopped: str | None) -> tuple[str, str]:
+    state = log.state(key)
+    if state is not None:
+        when = f" on {state.day}" if state.day else ""
+        words = {
+            "sent": f"already sent{when}",
+            "unknown": f"outcome unknown{when} (the run stopped mid-send): a person must check "
+                       "and resolve it before it is sent again",
+            "failed": f"failed{when}: {state.entry.get('reason', 'see the log')}",
+            "superseded": f"superseded{when}",
+            "missed": f"missed{when}",
+        }
+        return state.status, words.get(state.status, state.status)
+    if occ.date > today:
+        return "future", f"scheduled for {occ.date} (day {occ.day})"
+    if stopped is not None:
+        return "stopped", stopped
+    return "candidate", ""
+
+
+def _resolve_candidates(decisions: list[Decision], policy: Policy, today: date, log: LogIndex,
+                        invoice: Invoice, customer: Customer) -> list[Decision]:
+    """Of the occurrences not yet sent, per channel: the most advanced recent one is due."""
+    out: list[Decision] = []
+    business_today = calendar.is_business_day(today, policy.calendar)
+    progressed: dict[str, tuple[int, date]] = {}
+    for d in decisions:
+        if d.status in ("sent", "unknown", "failed"):
+            mark = (d.step_index, d.occurrence)
+            progressed[d.channel] = max(progressed.get(d.channel, mark), mark)
+    candidates = [d for d in decisions if d.status == "candidate"]
+    best: dict[str, Decision] = {}
+    for d in candidates:
+        if _handled_by_note(log, d) or _opted_out(log, d, customer):
+            continue
+        window = policy.steps[d.step_index].catch_up
+        window = policy.catch_up if window is None else window
+        if business_days_between(d.occurrence, today, policy) > window:
+            continue
+        if d.channel not in best or (d.step_index, d.occurrence) > (
+            best[d.channel].step_index, best[d.channel].occurrence
+        ):
+            best[d.channel] = d
+    for d in decisions:
+        if d.status != "candidate":
+            out.append(d)
+            continue
+        out.append(_final(d, best, progressed, policy, today, business_today, log, customer, invoice))
+    return out
+
+
+def _final(d: Decision, best: dict[str, Decision], progressed: dict[str, tuple[int, date]],
+           policy: Policy, today: date, business_today: bool, log: LogIndex, customer: Customer,
+           invoice: Invoice) -> Decision:
+    def with_(status: str, reason: str) -> Decision:
+        return Decision(d.invoice, d.customer, d.policy, d.step, d.step_index, d.channel,
+                        d.occurrence, d.day, d.due, d.key, status, reason)
+
+    if _handled_by_note(log, d):
+        return with_("handled", "a person recorded a contact by hand for it")
+    if _opted_out(log, d, customer):
+        return with_("opted-out", "the recipient's number opted out of SMS (STOP)")
+    top = best.get(d.channel)
+    if top is None or top is not d:
+        if top is None:
+            window = policy.steps[d.step_index].catch_up
+            window = policy.catch_up if window is None else window
+            return with_("missed", f"was due {d.occurrence}, more than {window} business days "
+                                   "ago: too late to send after missed runs")
+        return with_("superseded", f"superseded by the more advanced '{top.step}' of {top.occurrence}")
+    done = progressed.get(d.channel)
+    if done is not None and done > (d.step_index, d.occurrence):
+        return with_("superseded", "a more advanced reminder was already sent")
+    if not business_today:
+        return with_("waiting", f"today ({today}) is not a business day in the policy's calendar: "
+                                "sent on the next one")
+    return with_("due", due_reason(d, today, invoice))
+
+
+def due_reason(d: Decision, today: date, invoice: Invoice) -> str:
+    if d.day == 0:
+        when = f"on the due date {d.due}"
+    else:
+        when = f"{abs(d.day)} days {'before' if d.day < 0 else 'after'} the due date {d.due}"
+    text = f"{d.step}: {when}"
+    nominal = d.due + timedelta(days=d.day)
+    if d.occurrence != nominal and d.occurrence == today:
+        text += f", moved from {nominal} (not a business day)"
+    if d.occurrence != today:
+        text += f"; was due {d.occurrence}, sent now after missed runs"
+    if invoice.promise is not None and invoice.promise_broken(today):
+        text += f"; the promise to pay by {invoice.promise.date} was broken"
+    return text
+
+
+def _handled_by_note(log: LogIndex, d: Decision) -> bool:
+    for note in log.notes:
+        if d.invoice not in note.get("invoices", ()):
+            continue
+        noted = note.day
+        if noted is None:
+            continue
+        step = note.get("step")
+        if step and step == d.step and d.occurrence <= noted:
+            return True
+        if not step and noted - timedelta(days=NOTE_REACH_DAYS) <= d.occurrence <= noted:
+            return True
+    return False
+
+
+def _opted_out(log: LogIndex, d: Decision, customer: Customer) -> bool:
+    if d.channel != "sms" or not log.opted_out:
+        return False
+    return False  # decided per recipient when the delivery is built
+
+
+# -- the plan ---------------------------------------------------------------------------------
+
+
+def plan(repo: Repository, log: LogIndex, now: datetime, explain: bool = False,
+         only: Iterable[str] | None = None) -> Plan:
+    """Every decision for every invoice, and the due ones grouped into deliveries."""
+    company_today = local_today(now, repo.settings.defaults.timezone)
+    result = Plan(company_today)
+    wanted = set(only) if only else None
+    due: dict[tuple[str, str, int, str], list[Decision]] = {}
+    days: dict[str, date] = {}
+    for invoice in sorted(repo.invoices.values(), key=lambda i: i.id):
+        if wanted is not None and invoice.customer not in wanted and invoice.id not in wanted:
+            continue
+        customer = repo.customers[invoice.customer]
+        today = days.get(customer.id) or local_today(now, customer.timezone)
+        days[customer.id] = today
+        reason, decisions = decide_invoice(repo, log, invoice, today, explain)
+        if reason is not None:
+            result.stopped[invoice.id] = reason
+        result.decisions.extend(decisions)
+        for d in decisions:
+            if d.status == "due":
+                due.setdefault((d.customer, d.policy, d.step_index, d.channel), []).append(d)
+    for (customer_id, policy_id, step_index, channel), group in sorted(due.items()):
+        delivery = _delivery(repo, log, customer_id, policy_id, step_index, channel, group,
+                             days[customer_id])
+        result.deliveries.append(delivery)
+    return result
+
+
+def recipients(customer: Customer, step: Step, channel: str,
+               opted_out: set[str] | frozenset[str] = frozenset()) -> tuple[list[Contact], list[Contact]]:
+    to = [c for role in step.roles_for(channel) for c in customer.with_role(role)]
+    cc = [c for role in step.cc for c in customer.with_role(role) if c not in to]
+    if channel == "sms":
+        to = [c for c in to if c.phone and c.phone not in opted_out]
+        cc = []
+    elif channel in ("email", "task"):
+        to = [c for c in to if c.email]
+        cc = [c for c in cc if c.email]
+    else:
+        cc = []
+    return to, cc
+
+
+def address(contact: Contact, channel: str) -> str:
+    if channel == "sms":
+        return contact.phone or ""
+    if channel == "letter":
+        return contact.name
+    return contact.email or ""
+
+
+def _delivery(repo: Repository, log: LogIndex, customer_id: str, policy_id: str, step_index: int,
+              channel: str, group: list[Decision], today: date) -> Delivery:
+    customer = repo.customers[customer_id]
+    step = repo.policies[policy_id].steps[step_index]
+    to, cc = recipients(customer, step, channel, log.opted_out)
+    invoices = tuple(dict.fromkeys(d.invoice for d in group))
+    first = repo.invoices[invoices[0]]
+    open_views = context.statement(repo, customer, today)
+    total = sum((v.balance for v in open_views if v.currency == first.currency), Decimal(0))
+    template = repo.template_for(step.template, customer.locale, channel) or step.template
+    reasons = "; ".join(dict.fromkeys(f"{d.invoice}: {d.reason}" for d in group))
+    return Delivery(
+        date=today, customer=customer_id, policy=policy_id, step=step.id, step_index=step_index,
+        channel=channel, invoices=invoices, keys=tuple(d.key for d in group),
+        to=tuple(address(c, channel) for c in to), cc=tuple(address(c, channel) for c in cc),
+        template=template, locale=template.split("/")[-1].split(".")[0] if "/" in template
+        else customer.locale, reason=reasons, total_due=total, currency=first.currency,
+    )

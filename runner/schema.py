@@ -1,0 +1,245 @@
+"""The JSON Schemas shipped with the runner, and their errors turned into sentences."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from importlib import resources
+from typing import Any
+
+KINDS = ("settings", "customer", "invoice", "policy")
+JsonPath = tuple[str | int, ...]
+
+
+@cache
+def schema(kind: str) -> dict[str, Any]:
+    text = resources.files("runner.schemas").joinpath(f"{kind}.schema.json").read_text("utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def schema_text(kind: str) -> str:
+    return resources.files("runner.schemas").joinpath(f"{kind}.schema.json").read_text("utf-8")
+
+
+@cache
+def _validator(kind: str) -> Any:
+    from jsonschema import Draft202012Validator
+
+    root = schema(kind)
+    target = root["$defs"]["invoice"] if kind == "invoice" else root
+    if kind == "invoice":
+        target = {**target, "$defs": root["$defs"]}
+    return Draft202012Validator(target, format_checker=_format_checker())
+
+
+def check(kind: str, data: Any) -> Iterator[tuple[JsonPath, bool, str]]:
+    """Yield (where, points_at_key, message) for every way `data` breaks the schema."""
+    validator = _validator(kind)
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
+        yield from _explain(error)
+
+
+# -- formats -------------------------------------------------------------------------------
+
+
+def _format_checker() -> Any:
+    from jsonschema import FormatChecker
+
+    checker = FormatChecker(formats=())
+    for name, func in _FORMATS.items():
+        checker.checks(name)(func)
+    return checker
+
+
+def is_date(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return len(value) == 10
+
+
+def is_money(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | Decimal):
+        return Decimal(value).is_finite()
+    if isinstance(value, float):
+        return False
+    if isinstance(value, str):
+        try:
+            return Decimal(value.strip()).is_finite() and value.strip() != ""
+        except InvalidOperation:
+            return False
+    return True
+
+
+def is_currency(value: object) -> bool:
+    from babel.numbers import list_currencies
+
+    return not isinstance(value, str) or value in list_currencies()
+
+
+def is_timezone(value: object) -> bool:
+    from zoneinfo import ZoneInfo
+
+    if not isinstance(value, str):
+        return True
+    try:
+        ZoneInfo(value)
+    except (ValueError, KeyError, OSError):
+        return False
+    return True
+
+
+def is_email(value: object) -> bool:
+    from email_validator import EmailNotValidError, validate_email
+
+    if not isinstance(value, str):
+        return True
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
+
+
+def is_phone(value: object) -> bool:
+    import phonenumbers
+
+    if not isinstance(value, str):
+        return True
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(number)
+
+
+def is_locale(value: object) -> bool:
+    from babel import Locale, UnknownLocaleError
+
+    if not isinstance(value, str):
+        return True
+    try:
+        Locale.parse(value)
+    except (ValueError, UnknownLocaleError):
+        return False
+    return True
+
+
+def is_country(value: object) -> bool:
+    import holidays
+
+    return not isinstance(value, str) or value in holidays.list_supported_countries()
+
+
+_FORMATS = {
+    "date": is_date,
+    "money": is_money,
+    "currency": is_currency,
+    "timezone": is_timezone,
+    "email": is_email,
+    "phone": is_phone,
+    "locale": is_locale,
+    "country": is_country,
+}
+
+_FORMAT_HELP = {
+    "date": "is not a date (write YYYY-MM-DD, e.g. 2026-10-31)",
+    "money": 'is not an amount (write it as text with a dot for decimals, e.g. "1250.00")',
+    "currency": "is not an ISO 4217 currency code (e.g. EUR, DKK, USD)",
+    "timezone": "is not a time zone (use an IANA name, e.g. Europe/Copenhagen)",
+    "email": "is not a valid e-mail address",
+    "phone": "is not a valid phone number (write it in international form, e.g. +45 20 00 00 00)",
+    "locale": "is not a known locale (e.g. en, da, da_DK, pl, zh, fa)",
+    "country": "is not a country the holiday calendar knows (use an ISO code, e.g. DK, PL, CN)",
+}
+
+_TYPE_NAMES = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping of keys to values",
+    "null": "empty (null)",
+}
+
+
+# -- messages ------------------------------------------------------------------------------
+
+
+def label(where: JsonPath) -> str:
+    text = ""
+    for part in where:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Decimal | int) and not isinstance(value, bool):
+        return str(value)
+    return repr(value)
+
+
+def _suggest(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _explain(error: Any) -> Iterator[tuple[JsonPath, bool, str]]:
+    where: JsonPath = tuple(error.absolute_path)
+    kind = error.validator
+    value = error.instance
+    name = label(where)
+    if kind == "additionalProperties":
+        allowed = error.schema.get("properties", {})
+        for key in value:
+            if key not in allowed:
+                hint = _suggest(key, allowed) or f" (allowed: {', '.join(sorted(allowed))})"
+                yield (*where, key), True, f"unknown key '{key}'{hint}"
+    elif kind == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else "?"
+        yield where, False, f"{name}: missing required key '{missing}'" if where else (
+            f"missing required key '{missing}'"
+        )
+    elif kind == "type":
+        wanted = error.validator_value
+        wanted_list = wanted if isinstance(wanted, list) else [wanted]
+        expected = " or ".join(_TYPE_NAMES.get(w, w) for w in wanted_list)
+        hint = ""
+        if "string" in wanted_list and isinstance(value, bool):
+            hint = " (YAML reads yes/no/on/off/NO as true or false: put the value in quotes)"
+        if "string" in wanted_list and isinstance(value, float):
+            hint = " (put the value in quotes)"
+        yield where, False, f"{name}: expected {expected}, got {_shown(value)}{hint}"
+    elif kind == "format":
+        yield where, False, f"{name}: {_shown(value)} {_FORMAT_HELP[error.validator_value]}"
+    elif kind == "enum":
+        options = error.validator_value
+        hint = _suggest(value, options) or f" (choose one of: {', '.join(map(str, options))})"
+        yield where, False, f"{name}: {_shown(value)} is not allowed{hint}"
+    elif kind == "pattern":
+        description = error.schema.get("description", f"it must match {error.validator_value}")
+        yield where, False, f"{name}: {_shown(value)} is not allowed: {description}"
+    elif kind in ("oneOf", "anyOf"):
+        best = min(error.context, key=lambda e: len(e.schema_path), default=None) if error.context else None
+        if best is not None and best.validator == "format":
+            yield from _explain(best)
+        else:
+            yield where, False, f"{name}: {_shown(value)} is not allowed here"
+    elif kind == "if":
+        return
+    else:
+        yield where, False, f"{name}: {error.message}"

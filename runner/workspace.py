@@ -1,0 +1,60 @@
+"""What every command needs first: a valid repository, the send log, and what "today" means."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from runner import sendlog
+from runner.errors import ConfigInvalid, NudgeError
+from runner.repository import Loaded
+
+
+def load_valid(root: Path, templates: bool = False) -> Loaded:
+    """The repository, or ConfigInvalid naming the first problems (all with `nudge validate`)."""
+    from runner import checks, repository
+
+    if not root.is_dir():
+        raise NudgeError(f"{root} is not a directory: give --root the Nudge repository")
+    loaded = repository.load(root)
+    problems = list(loaded.problems)
+    problems.extend(checks.cross_references(loaded))
+    if templates:
+        problems.extend(checks.templates(loaded, root))
+    errors = sorted({p for p in problems if p.severity == "error"})
+    if errors:
+        shown = "\n".join(f"  {p}" for p in errors[:20])
+        more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
+        raise ConfigInvalid(
+            f"the repository is not valid ({len(errors)} errors); nothing was done:\n"
+            f"{shown}{more}\nrun `nudge validate` for the full list"
+        )
+    return loaded
+
+
+def read_log(root: Path) -> tuple[sendlog.LogIndex, sendlog.ReadReport]:
+    report = sendlog.read(root)
+    return sendlog.index(report.entries), report
+
+
+def add_today(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--today", type=parse_day, metavar="YYYY-MM-DD",
+                        help="act as if today were this date (default: the real date)")
+
+
+def parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date: write YYYY-MM-DD") from None
+
+
+def now(args: argparse.Namespace, company_timezone: str) -> datetime:
+    """The instant a command acts at: --today is midday in the company's time zone."""
+    from runner.schedule import noon
+
+    day: date | None = getattr(args, "today", None)
+    if day is not None:
+        return noon(day, company_timezone)
+    return datetime.now(timezone.utc)

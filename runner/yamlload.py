@@ -1,0 +1,166 @@
+"""Safe YAML loading that refuses aliases, keeps money exact and can say where a value came from.
+
+The fast path builds plain values only; positions are looked up again (a second compose of the
+same text) only for the few values that turn out to be wrong, so a valid repository pays nothing
+for good error messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+try:  # libyaml's C parser when present; the pure-Python one otherwise
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+ALIAS_MESSAGE = "YAML aliases (*name) are not allowed: write the value out instead of referring to it"
+JsonPath = tuple[str | int, ...]
+
+
+class YamlProblem(Exception):
+    """A file that cannot be read as data; carries a 1-based position."""
+
+    def __init__(self, message: str, line: int = 1, col: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.col = col
+
+
+class _Loader(_BaseLoader):
+    """Safe loader: aliases refused, duplicate keys refused, floats as Decimal, dates kept as text."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        if node in self.constructed_objects or node in self.recursive_objects:
+            raise YamlProblem(ALIAS_MESSAGE)  # positioned by parse(), which finds the alias
+        return super().construct_object(node, deep)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                mark = key_node.start_mark
+                raise YamlProblem(
+                    "YAML merge keys (<<) are not allowed: write the keys out",
+                    mark.line + 1,
+                    mark.column + 1,
+                )
+            key = key_node.value
+            if key in seen:
+                mark = key_node.start_mark
+                raise YamlProblem(
+                    f"duplicate key '{key}': a key may appear only once in a mapping",
+                    mark.line + 1,
+                    mark.column + 1,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
+
+
+def _construct_float(loader: _Loader, node: yaml.ScalarNode) -> Any:
+    text = node.value.replace("_", "")
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # .inf, .nan, sexagesimal: left as float for the schema to refuse
+        return loader.construct_yaml_float(node)
+
+
+def _construct_timestamp(loader: _Loader, node: yaml.ScalarNode) -> str:
+    # Kept as written: the schema checks it is a real date, so '2026-02-30' gets a clear message.
+    return str(node.value)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded YAML file: its data and the text it came from (for positions)."""
+
+    path: str
+    text: str
+    data: Any
+
+
+def read_text(path: Path, rel: str) -> str:
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise YamlProblem(
+            f"file is {size / 1024 / 1024:.1f} MiB; Nudge reads data files of at most "
+            f"{MAX_FILE_BYTES // 1024 // 1024} MiB: split it into several files"
+        )
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise YamlProblem(f"file is not UTF-8 text (byte {exc.start}): save it as UTF-8") from exc
+
+
+def parse(text: str) -> Any:
+    """Parse YAML text into plain values; raises YamlProblem with a position."""
+    loader = _Loader(text)
+    try:
+        return loader.get_single_data()
+    except YamlProblem as exc:
+        if exc.message == ALIAS_MESSAGE:
+            exc.line, exc.col = _first_alias(text)
+        raise
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or "cannot be read"
+        context = f" {exc.context}" if exc.context else ""
+        raise YamlProblem(f"invalid YAML: {problem}{context}", line, col) from exc
+    except yaml.YAMLError as exc:
+        raise YamlProblem(f"invalid YAML: {exc}") from exc
+    finally:
+        loader.dispose()
+
+
+def _first_alias(text: str) -> tuple[int, int]:
+    for event in yaml.parse(text, Loader=_BaseLoader):
+        if isinstance(event, yaml.AliasEvent):
+            return event.start_mark.line + 1, event.start_mark.column + 1
+    return 1, 1
+
+
+def load(path: Path, rel: str) -> Document:
+    text = read_text(path, rel)
+    return Document(rel, text, parse(text))
+
+
+def locate(text: str, where: JsonPath, key: bool = False) -> tuple[int, int]:
+    """1-based (line, col) of the value at `where` (or of its key), as near as the file allows."""
+    try:
+        node: yaml.Node | None = yaml.compose(text, Loader=_BaseLoader)
+    except yaml.YAMLError:
+        return 1, 1
+    if node is None:
+        return 1, 1
+    mark = node.start_mark
+    for step in where:
+        child, key_node = _child(node, step)
+        if child is None:
+            break
+        mark = key_node.start_mark if key and key_node is not None and step == where[-1] else (
+            child.start_mark
+        )
+        node = child
+    return mark.line + 1, mark.column + 1
+
+
+def _child(node: yaml.Node, step: str | int) -> tuple[yaml.Node | None, yaml.Node | None]:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if key_node.value == str(step):
+                return value_node, key_node
+    elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+        return node.value[step], None
+    return None, None
