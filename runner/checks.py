@@ -5,7 +5,7 @@ Each check yields Problems pinned to the file and line a person has to change.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -25,8 +25,9 @@ def cross_references(loaded: Loaded) -> Iterator[Problem]:
     src = loaded.sources
     settings_src = src.get(("settings", "settings"))
     if settings_src and repo.settings.defaults.policy not in repo.policies:
-        yield settings_src.problem(("defaults", "policy"), _unknown("policy", repo.settings.defaults.policy,
-                                                                   repo.policies))
+        yield settings_src.problem(
+            ("defaults", "policy"), _unknown("policy", repo.settings.defaults.policy, repo.policies)
+        )
     for customer in repo.customers.values():
         if customer.policy not in repo.policies:
             yield src[("customer", customer.id)].problem(
@@ -40,12 +41,14 @@ def cross_references(loaded: Loaded) -> Iterator[Problem]:
         yield from _customer_against_policy(loaded, customer, policy)
 
 
-def _unknown(kind: str, name: str, known: dict[str, object]) -> str:
+def _unknown(kind: str, name: str, known: Mapping[str, object]) -> str:
     import difflib
 
     close = difflib.get_close_matches(name, list(known), n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else (
-        f" (known: {', '.join(sorted(known)) or 'none'})"
+    hint = (
+        f" (did you mean '{close[0]}'?)"
+        if close
+        else (f" (known: {', '.join(sorted(known)) or 'none'})")
     )
     return f"{kind} '{name}' does not exist{hint}"
 
@@ -68,8 +71,12 @@ def _invoice(loaded: Loaded, invoice: Invoice) -> Iterator[Problem]:
                 "make them equal",
             )
     paid = sum((p.amount for p in invoice.payments), Decimal(0))
-    if paid > invoice.amount + ledger.late_fees(invoice, repo.policy_for(invoice), repo.settings,
-                                                max((p.date for p in invoice.payments), default=invoice.due)):
+    if paid > invoice.amount + ledger.late_fees(
+        invoice,
+        repo.policy_for(invoice),
+        repo.settings,
+        max((p.date for p in invoice.payments), default=invoice.due),
+    ):
         yield source.problem(
             ("payments",),
             f"payments add up to {paid}, more than the {invoice.amount} owed: check for a "
@@ -85,16 +92,14 @@ def _customer_policies(repo: Repository) -> Iterator[tuple[Customer, Policy]]:
         if customer.policy in repo.policies:
             pairs[(customer.id, customer.policy)] = (customer, repo.policies[customer.policy])
     for invoice in repo.invoices.values():
-        customer = repo.customers.get(invoice.customer)
+        owner = repo.customers.get(invoice.customer)
         policy = repo.policy_for(invoice)
-        if customer and policy:
-            pairs[(customer.id, policy.id)] = (customer, policy)
+        if owner and policy:
+            pairs[(owner.id, policy.id)] = (owner, policy)
     yield from (pairs[key] for key in sorted(pairs))
 
 
-def _missing_templates(
-    loaded: Loaded, pairs: list[tuple[Customer, Policy]]
-) -> Iterator[Problem]:
+def _missing_templates(loaded: Loaded, pairs: list[tuple[Customer, Policy]]) -> Iterator[Problem]:
     """One problem per step, channel and locale without a template, naming who would miss it."""
     repo = loaded.repo
     missing: dict[tuple[str, int, str, str], list[str]] = {}
@@ -116,9 +121,11 @@ def _missing_templates(
         )
 
 
-def _customer_against_policy(loaded: Loaded, customer: Customer, policy: Policy) -> Iterator[Problem]:
+def _customer_against_policy(
+    loaded: Loaded, customer: Customer, policy: Policy
+) -> Iterator[Problem]:
     customer_src = loaded.sources[("customer", customer.id)]
-    policy_src = loaded.sources[("policy", policy.id)]
+    loaded.sources[("policy", policy.id)]
     for step in policy.steps:
         for channel in step.channels:
             for role in (*step.roles_for(channel), *step.cc):
@@ -131,13 +138,15 @@ def _customer_against_policy(loaded: Loaded, customer: Customer, policy: Policy)
                     )
                     continue
                 need = {"sms": "phone", "email": "email", "task": "email"}.get(channel)
-                if role in step.roles_for(channel) and need and not any(
-                    getattr(c, need) for c in contacts
+                if (
+                    role in step.roles_for(channel)
+                    and need
+                    and not any(getattr(c, need) for c in contacts)
                 ):
                     yield customer_src.problem(
                         ("contacts",),
                         f"policy '{policy.id}' step '{step.id}' sends {channel} to role '{role}', "
-                        f"but no '{role}' contact of customer {customer.id} has {'a ' + need if need == 'phone' else 'an e-mail address'}",
+                        f"but no '{role}' contact of customer {customer.id} has {_article(need)}",
                     )
             if channel == "letter" and not customer.address:
                 yield customer_src.problem(
@@ -145,6 +154,10 @@ def _customer_against_policy(loaded: Loaded, customer: Customer, policy: Policy)
                     f"policy '{policy.id}' step '{step.id}' sends a letter, but customer "
                     f"{customer.id} has no 'address'",
                 )
+
+
+def _article(need: str) -> str:
+    return "a phone number" if need == "phone" else "an e-mail address"
 
 
 # -- templates ---------------------------------------------------------------------------------
@@ -159,26 +172,31 @@ def templates(loaded: Loaded, root: Path) -> Iterator[Problem]:
         try:
             renderer.check_syntax(name)
         except RenderError as exc:
-            yield _template_problem(exc, root, seen)
+            problem = _template_problem(exc, root, seen)
+            if problem.message:
+                yield problem
     for customer, policy in _customer_policies(repo):
         for step in policy.steps:
             for channel in step.channels:
-                name = repo.template_for(step.template, customer.locale, channel)
-                if name is None:
+                found = repo.template_for(step.template, customer.locale, channel)
+                if found is None:
                     continue
-                ctx = sample_context(repo, customer, policy, step, channel, name)
+                ctx = sample_context(repo, customer, policy, step, channel, found)
                 try:
-                    message = renderer.render(name, channel, ctx)
+                    message = renderer.render(found, channel, ctx)
                 except RenderError as exc:
                     problem = _template_problem(exc, root, seen)
                     if problem.message:
                         yield problem
                     continue
                 if channel == "sms" and repo.settings.sms:
-                    yield from _sms_length(message.text, name, repo.settings.sms.max_segments, seen)
+                    limit = repo.settings.sms.max_segments
+                    yield from _sms_length(message.text, found, limit, seen)
 
 
-def _sms_length(text: str, name: str, limit: int, seen: set[tuple[str, int, str]]) -> Iterator[Problem]:
+def _sms_length(
+    text: str, name: str, limit: int, seen: set[tuple[str, int, str]]
+) -> Iterator[Problem]:
     length = sms.measure(text.strip())
     if length.segments > limit:
         message = (
@@ -194,7 +212,7 @@ def _template_problem(exc: RenderError, root: Path, seen: set[tuple[str, int, st
     path = exc.template
     base = str(root / "templates")
     if path.startswith(base):
-        path = "templates" + path[len(base):]
+        path = "templates" + path[len(base) :]
     elif not path.startswith("templates/"):
         path = f"templates/{path}"
     key = (path, exc.line, exc.message)
@@ -209,19 +227,28 @@ def sample_context(
 ) -> dict[str, object]:
     """A representative context: the customer's own invoice under this policy, on the step's day."""
     candidates = sorted(
-        (i for i in repo.invoices.values()
-         if i.customer == customer.id and repo.policy_for(i) is policy and not i.void),
+        (
+            i
+            for i in repo.invoices.values()
+            if i.customer == customer.id and repo.policy_for(i) is policy and not i.void
+        ),
         key=lambda i: (i.due, i.id),
     )
-    chosen = [i for i in candidates
-              if context.is_open(repo, i, i.due + timedelta(days=step.first_day))]
+    chosen = [
+        i for i in candidates if context.is_open(repo, i, i.due + timedelta(days=step.first_day))
+    ]
     if chosen:
         invoice = chosen[-1]
     else:  # no invoice of theirs reaches this step unpaid: a stand-in of theirs does
         invoice = Invoice(
-            id="SAMPLE-1", customer=customer.id, issued=date(2026, 1, 1), due=date(2026, 1, 31),
-            amount=Decimal("1000.00"), currency=customer.currency or repo.settings.defaults.currency,
-            policy=policy.id, description="Sample invoice",
+            id="SAMPLE-1",
+            customer=customer.id,
+            issued=date(2026, 1, 1),
+            due=date(2026, 1, 31),
+            amount=Decimal("1000.00"),
+            currency=customer.currency or repo.settings.defaults.currency,
+            policy=policy.id,
+            description="Sample invoice",
         )
         repo = replace(repo, invoices={**repo.invoices, invoice.id: invoice})
     day = invoice.due + timedelta(days=step.first_day)

@@ -85,18 +85,30 @@ def invoice_view(repo: Repository, invoice: Invoice, day: date) -> InvoiceView:
     current = ledger.current_obligation(invoice, day)
     due = current.due if current else invoice.due
     installment = (
-        InstallmentView(current.number, current.count, current.due, current.amount, current.remaining)
-        if current and invoice.installments else None
+        InstallmentView(
+            current.number, current.count, current.due, current.amount, current.remaining
+        )
+        if current and invoice.installments
+        else None
     )
     promise = invoice.promise
     return InvoiceView(
-        id=invoice.id, description=invoice.description, issued=invoice.issued, due=due,
-        amount=invoice.amount, currency=invoice.currency, paid=paid, fees=fees,
-        balance=invoice.amount + fees - paid, days_overdue=(day - due).days,
+        id=invoice.id,
+        description=invoice.description,
+        issued=invoice.issued,
+        due=due,
+        amount=invoice.amount,
+        currency=invoice.currency,
+        paid=paid,
+        fees=fees,
+        balance=invoice.amount + fees - paid,
+        days_overdue=(day - due).days,
         link=repo.settings.payment.link_for(invoice.id, invoice.customer),
-        discount=ledger.discount_available(invoice, day), installment=installment,
+        discount=ledger.discount_available(invoice, day),
+        installment=installment,
         promise=PromiseView(promise.date, promise.amount, invoice.promise_broken(day))
-        if promise else None,
+        if promise
+        else None,
         disputed=invoice.disputed,
     )
 
@@ -153,7 +165,9 @@ def build(
         "payment": PaymentView(
             link=first.link if first else payment.link_for("", customer.id),
             instructions=payment.instructions_for(locale),
-            iban=payment.iban, bic=payment.bic, account=payment.account,
+            iban=payment.iban,
+            bic=payment.bic,
+            account=payment.account,
         ),
         "hold": customer.hold or step.hold,
         "broken_promise": next((v for v in triggering if v.promise and v.promise.broken), None),

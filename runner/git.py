@@ -15,14 +15,23 @@ class GitError(NudgeError):
     pass
 
 
-def git(root: Path, *args: str, check: bool = True, env: dict[str, str] | None = None,
-        stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+def git(
+    root: Path,
+    *args: str,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    stdin: bytes | None = None,
+) -> subprocess.CompletedProcess[bytes]:
     import os
 
     try:
         done = subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, input=stdin,
-            env={**os.environ, **(env or {})}, check=False,
+            ["git", *args],
+            cwd=root,
+            capture_output=True,
+            input=stdin,
+            env={**os.environ, **(env or {})},
+            check=False,
         )
     except FileNotFoundError:
         raise GitError("git is not installed or not on PATH") from None
@@ -50,8 +59,10 @@ def export(root: Path, ref: str, target: Path) -> Path:
     if not is_repo(root):
         raise GitError(f"{root} is not a git repository: --against needs git history")
     if git(root, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}", check=False).returncode:
-        raise GitError(f"'{ref}' is not a revision in this repository (try origin/main or a "
-                       "commit id; in CI, fetch it first)")
+        raise GitError(
+            f"'{ref}' is not a revision in this repository (try origin/main or a "
+            "commit id; in CI, fetch it first)"
+        )
     prefix = out(root, "rev-parse", "--show-prefix")
     tree = f"{ref}:{prefix}" if prefix else ref
     archive = git(root, "archive", "--format=tar", tree).stdout

@@ -15,17 +15,26 @@ COMMANDS = {
     "validate": "check every file: schemas, cross-references, templates",
     "schema": "print the JSON Schema of a kind of file",
     "plan": "show what would be sent today (or over the next days), and why",
+    "run": "send what is due (or write it to outbox/), and log it",
 }
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="nudge", description="Payment reminders as code.")
-    top.add_argument("--root", type=Path, default=Path("."),
-                     help="the Nudge repository (default: the current directory)")
+    top.add_argument(
+        "--root",
+        type=Path,
+        default=Path("."),
+        help="the Nudge repository (default: the current directory)",
+    )
     # Accepted after the subcommand too; SUPPRESS keeps it from resetting a value given before.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--root", type=Path, default=argparse.SUPPRESS,
-                        help="the Nudge repository (default: the current directory)")
+    common.add_argument(
+        "--root",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="the Nudge repository (default: the current directory)",
+    )
     top.add_argument("--version", action="version", version=f"nudge {__version__}")
     sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, help_text in COMMANDS.items():
@@ -54,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception:
         traceback.print_exc()
-        print("nudge: this is a bug in Nudge, not in your files: please report it with the "
-              "traceback above", file=sys.stderr)
+        print(
+            "nudge: this is a bug in Nudge, not in your files: please report it with the "
+            "traceback above",
+            file=sys.stderr,
+        )
         return 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -62,7 +63,7 @@ class Promise:
     date: date
     amount: Decimal | None = None  # None: the whole balance
     note: str = ""
-    made: date | None = None  # when it was given; None: the invoice date
+    made: _dt.date | None = None  # when it was given; None: the invoice date
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ class Step:
         return self.at if self.at is not None else int(self.end or 0)
 
     def roles_for(self, channel: str) -> tuple[str, ...]:
-        """Who a channel's message goes to: tasks go to our owner, the rest to billing by default."""
+        """Who a channel's message goes to: tasks to our owner, the rest to billing by default."""
         if self.recipients:
             return self.recipients
         return ("owner",) if channel == "task" else ("billing",)
@@ -260,7 +261,9 @@ class Repository:
 
     def policy_for(self, invoice: Invoice) -> Policy | None:
         customer = self.customers.get(invoice.customer)
-        policy_id = invoice.policy or (customer.policy if customer else self.settings.defaults.policy)
+        policy_id = invoice.policy or (
+            customer.policy if customer else self.settings.defaults.policy
+        )
         return self.policies.get(policy_id)
 
     def locale_of(self, customer: Customer) -> str:

@@ -29,8 +29,13 @@ def problems(items: Sequence[Problem], form: str) -> str:
             {
                 "valid": not any(p.severity == "error" for p in items),
                 "problems": [
-                    {"file": p.path, "line": p.line, "col": p.col, "severity": p.severity,
-                     "message": p.message}
+                    {
+                        "file": p.path,
+                        "line": p.line,
+                        "col": p.col,
+                        "severity": p.severity,
+                        "message": p.message,
+                    }
                     for p in items
                 ],
             },

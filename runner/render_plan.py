@@ -27,8 +27,15 @@ def as_json(plans: list[Plan]) -> dict[str, Any]:
 
 
 def _row(d: Delivery) -> list[str]:
-    return [d.date.isoformat(), d.customer, d.step, d.channel, ", ".join(d.invoices),
-            ", ".join(d.to) or "(nobody)", f"{d.total_due} {d.currency}"]
+    return [
+        d.date.isoformat(),
+        d.customer,
+        d.step,
+        d.channel,
+        ", ".join(d.invoices),
+        ", ".join(d.to) or "(nobody)",
+        f"{d.total_due} {d.currency}",
+    ]
 
 
 HEADER = ["date", "customer", "step", "channel", "invoices", "to", "total due"]
@@ -41,8 +48,9 @@ def table(plans: list[Plan]) -> str:
         return f"nothing to send ({span})"
     rows = [HEADER, *(_row(d) for d in deliveries)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
-             for r in rows]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append("")
     lines.append(f"{len(deliveries)} message(s) ({span}). Why:")
@@ -55,8 +63,12 @@ def markdown(plans: list[Plan]) -> str:
     span = f"{plans[0].today}" + (f" to {plans[-1].today}" if len(plans) > 1 else "")
     if not deliveries:
         return f"**Nothing to send** ({span})."
-    lines = [f"**{len(deliveries)} message(s)** ({span})", "",
-             "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines = [
+        f"**{len(deliveries)} message(s)** ({span})",
+        "",
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "---|" * len(HEADER),
+    ]
     lines += ["| " + " | ".join(_md(c) for c in _row(d)) + " |" for d in deliveries]
     lines += ["", "<details><summary>Why each message is due</summary>", ""]
     lines += [f"- `{d.id}`: {_md(d.reason)}" for d in deliveries]
@@ -71,9 +83,17 @@ def _md(text: str) -> str:
 # -- explain ----------------------------------------------------------------------------------
 
 STATUS_WORDS = {
-    "due": "SEND TODAY", "sent": "sent", "unknown": "UNKNOWN", "failed": "failed",
-    "superseded": "superseded", "missed": "missed", "handled": "handled by hand",
-    "opted-out": "opted out", "waiting": "waiting", "future": "later", "stopped": "not sent",
+    "due": "SEND TODAY",
+    "sent": "sent",
+    "unknown": "UNKNOWN",
+    "failed": "failed",
+    "superseded": "superseded",
+    "missed": "missed",
+    "handled": "handled by hand",
+    "opted-out": "opted out",
+    "waiting": "waiting",
+    "future": "later",
+    "stopped": "not sent",
 }
 
 
@@ -93,14 +113,18 @@ def explain_text(repo: Repository, result: Plan, invoice_ids: list[str]) -> str:
             + f"; {_overdue(view.days_overdue)}"
         )
         if view.installment:
-            lines.append(f"  payment plan: installment {view.installment.number} of "
-                         f"{view.installment.count}, {view.installment.balance} left")
+            lines.append(
+                f"  payment plan: installment {view.installment.number} of "
+                f"{view.installment.count}, {view.installment.balance} left"
+            )
         stop = result.stopped.get(invoice_id)
         lines.append(f"  => no reminders: {stop}" if stop else "  => reminders are running")
         for d in (x for x in result.decisions if x.invoice == invoice_id):
             word = STATUS_WORDS.get(d.status, d.status)
-            lines.append(f"  {d.occurrence}  day {d.day:>4}  {d.step:<24} {d.channel:<6} "
-                         f"{word:<12} {d.reason}")
+            lines.append(
+                f"  {d.occurrence}  day {d.day:>4}  {d.step:<24} {d.channel:<6} "
+                f"{word:<12} {d.reason}"
+            )
         lines.append("")
     return "\n".join(lines).rstrip()
 
@@ -125,14 +149,24 @@ def explain_json(repo: Repository, result: Plan, invoice_ids: list[str]) -> dict
     for invoice_id in invoice_ids:
         invoice = repo.invoices[invoice_id]
         policy = repo.policy_for(invoice)
-        out.append({
-            "invoice": invoice_id,
-            "balance": str(ledger.open_balance(invoice, policy, repo.settings, result.today)),
-            "stopped": result.stopped.get(invoice_id),
-            "decisions": [
-                {"date": d.occurrence.isoformat(), "day": d.day, "step": d.step,
-                 "channel": d.channel, "key": d.key, "status": d.status, "reason": d.reason}
-                for d in result.decisions if d.invoice == invoice_id
-            ],
-        })
+        out.append(
+            {
+                "invoice": invoice_id,
+                "balance": str(ledger.open_balance(invoice, policy, repo.settings, result.today)),
+                "stopped": result.stopped.get(invoice_id),
+                "decisions": [
+                    {
+                        "date": d.occurrence.isoformat(),
+                        "day": d.day,
+                        "step": d.step,
+                        "channel": d.channel,
+                        "key": d.key,
+                        "status": d.status,
+                        "reason": d.reason,
+                    }
+                    for d in result.decisions
+                    if d.invoice == invoice_id
+                ],
+            }
+        )
     return {"today": result.today.isoformat(), "invoices": out}

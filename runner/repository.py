@@ -96,7 +96,9 @@ def load(root: Path) -> Loaded:
         if invoice.id in invoices:
             first = invoices[invoice.id].path
             reader.problems.append(
-                source.problem(("id",), f"duplicate invoice id '{invoice.id}': already used in {first}")
+                source.problem(
+                    ("id",), f"duplicate invoice id '{invoice.id}': already used in {first}"
+                )
             )
             continue
         invoices[invoice.id] = invoice
@@ -141,7 +143,9 @@ class _Reader:
                 extra = [k for k in doc.data if k not in ("invoices", "$schema")]
                 for key in extra:
                     self.problems.append(
-                        Source(doc).problem((key,), f"unknown key '{key}' beside 'invoices'", key=True)
+                        Source(doc).problem(
+                            (key,), f"unknown key '{key}' beside 'invoices'", key=True
+                        )
                     )
                 for index, item in enumerate(items):
                     yield from self.checked(Source(doc, ("invoices", index)), item, kind)
@@ -164,15 +168,22 @@ class _Reader:
                 continue
             if entity.id in out:
                 self.problems.append(
-                    source.problem(("id",), f"duplicate {kind} id '{entity.id}': already used in "
-                                   f"{out[entity.id].path}")
+                    source.problem(
+                        ("id",),
+                        f"duplicate {kind} id '{entity.id}': already used in {out[entity.id].path}",
+                    )
                 )
                 continue
             stem = Path(source.doc.path).stem
             if stem != entity.id:
-                self.problems.append(source.problem(
-                    ("id",), f"{kind} id '{entity.id}' differs from the file name '{stem}': "
-                    f"name the file {entity.id}.yaml", severity="warning"))
+                self.problems.append(
+                    source.problem(
+                        ("id",),
+                        f"{kind} id '{entity.id}' differs from the file name '{stem}': "
+                        f"name the file {entity.id}.yaml",
+                        severity="warning",
+                    )
+                )
             out[entity.id] = entity
             self.sources[(kind, entity.id)] = source
         return out
@@ -194,12 +205,14 @@ class _Reader:
 
         amount = Decimal(str(value).strip()) if isinstance(value, str) else Decimal(value)
         places = get_currency_precision(currency)
+        minor = Decimal(1).scaleb(-places)
         exponent = amount.as_tuple().exponent
         if isinstance(exponent, int) and -exponent > places:
             raise self.fail(
-                source, where,
+                source,
+                where,
                 f"{schema.label(where)}: {value} has more decimals than {currency} allows "
-                f"({places}): write it as exact money, e.g. \"{amount.quantize(Decimal(1).scaleb(-places))}\"",
+                f'({places}): write it as exact money, e.g. "{amount.quantize(minor)}"',
             )
         return amount
 
@@ -207,16 +220,26 @@ class _Reader:
 
     def settings(self) -> Settings:
         path = self.root / "settings.yaml"
-        placeholder = Settings(Company("(settings.yaml missing)", "nobody@invalid"), FALLBACK_DEFAULTS)
+        placeholder = Settings(
+            Company("(settings.yaml missing)", "nobody@invalid"), FALLBACK_DEFAULTS
+        )
         if not path.exists():
-            self.problems.append(Problem("settings.yaml", 1, 1,
-                                         "settings.yaml is missing: copy it from the sample repository"))
+            self.problems.append(
+                Problem(
+                    "settings.yaml",
+                    1,
+                    1,
+                    "settings.yaml is missing: copy it from the sample repository",
+                )
+            )
             return placeholder
         doc = self.read(path)
         if doc is None:
             return placeholder
         if not isinstance(doc.data, dict):
-            self.problems.append(Problem(doc.path, 1, 1, "file is not a mapping: expected settings"))
+            self.problems.append(
+                Problem(doc.path, 1, 1, "file is not a mapping: expected settings")
+            )
             return placeholder
         source = Source(doc)
         if not list(self.checked(source, doc.data, "settings")):
@@ -225,7 +248,9 @@ class _Reader:
         company = d["company"]
         payment = d.get("payment", {})
         instructions = payment.get("instructions", "")
-        pairs = tuple(instructions.items()) if isinstance(instructions, dict) else (("", instructions),)
+        pairs = (
+            tuple(instructions.items()) if isinstance(instructions, dict) else (("", instructions),)
+        )
         email = d.get("email")
         sms = d.get("sms")
         interest = d.get("interest", {})
@@ -234,34 +259,51 @@ class _Reader:
         defaults = Defaults(**d["defaults"])
         return Settings(
             company=Company(
-                name=company["name"], email=company["email"], reply_to=company.get("reply_to"),
-                phone=company.get("phone", ""), address=tuple(company.get("address", ())),
-                vat=company.get("vat", ""), website=company.get("website", ""),
+                name=company["name"],
+                email=company["email"],
+                reply_to=company.get("reply_to"),
+                phone=company.get("phone", ""),
+                address=tuple(company.get("address", ())),
+                vat=company.get("vat", ""),
+                website=company.get("website", ""),
             ),
             defaults=defaults,
             payment=PaymentInfo(
-                link=payment.get("link", ""), iban=payment.get("iban", ""),
-                bic=payment.get("bic", ""), account=payment.get("account", ""), instructions=pairs,
+                link=payment.get("link", ""),
+                iban=payment.get("iban", ""),
+                bic=payment.get("bic", ""),
+                account=payment.get("account", ""),
+                instructions=pairs,
             ),
             email=EmailSettings(
-                host=email["host"], port=email.get("port", 587),
+                host=email["host"],
+                port=email.get("port", 587),
                 security=email.get("security", "starttls"),
-                username_env=email.get("username_env"), password_env=email.get("password_env"),
-                sender=email.get("from"), timeout=float(email.get("timeout", 30)),
-                max_connections=email.get("max_connections", 4), bcc=email.get("bcc"),
-            ) if email else None,
+                username_env=email.get("username_env"),
+                password_env=email.get("password_env"),
+                sender=email.get("from"),
+                timeout=float(email.get("timeout", 30)),
+                max_connections=email.get("max_connections", 4),
+                bcc=email.get("bcc"),
+            )
+            if email
+            else None,
             sms=SmsSettings(
                 sender=_e164(sms["from"]) if sms.get("from") else None,
                 messaging_service_sid=sms.get("messaging_service_sid"),
                 account_sid_env=sms.get("account_sid_env", "TWILIO_ACCOUNT_SID"),
                 auth_token_env=sms.get("auth_token_env", "TWILIO_AUTH_TOKEN"),
-                max_segments=sms.get("max_segments", 3), api_base=sms.get("api_base"),
-            ) if sms is not None else None,
+                max_segments=sms.get("max_segments", 3),
+                api_base=sms.get("api_base"),
+            )
+            if sms is not None
+            else None,
             hash_recipients=d.get("log", {}).get("hash_recipients", False),
             git_author_name=git.get("author_name", "nudge-bot"),
             git_author_email=git.get("author_email", "nudge-bot@users.noreply.invalid"),
             reference_rate=Decimal(str(interest["reference_rate"]))
-            if "reference_rate" in interest else None,
+            if "reference_rate" in interest
+            else None,
             compensation=Decimal(str(interest.get("compensation", 40))),
         )
 
@@ -274,16 +316,20 @@ class _Reader:
             seen.add(step.id)
             if index and step.first_day < steps[index - 1].first_day:
                 raise self.fail(
-                    source, ("steps", index),
+                    source,
+                    ("steps", index),
                     f"steps[{index}]: step '{step.id}' starts on day {step.first_day}, before the "
                     f"step above it: list steps in the order they happen",
                 )
         cal = d.get("calendar", {})
         fee = d.get("late_fee")
         return Policy(
-            id=d["id"], steps=steps, description=d.get("description", ""),
+            id=d["id"],
+            steps=steps,
+            description=d.get("description", ""),
             calendar=Calendar(
-                country=cal.get("country"), subdivision=cal.get("subdivision"),
+                country=cal.get("country"),
+                subdivision=cal.get("subdivision"),
                 weekends=tuple(WEEKDAYS.index(w) for w in cal.get("weekends", ["sat", "sun"])),
                 closed=frozenset(date.fromisoformat(x) for x in cal.get("closed", ())),
             ),
@@ -295,9 +341,12 @@ class _Reader:
 
     def late_fee(self, source: Source, d: dict[str, Any]) -> LateFee:
         if ("percent" in d) == ("statutory" in d):
-            raise self.fail(source, ("late_fee",),
-                            "late_fee: give either 'percent' (with every_days, from_day) or "
-                            "'statutory: eu', not both or neither")
+            raise self.fail(
+                source,
+                ("late_fee",),
+                "late_fee: give either 'percent' (with every_days, from_day) or "
+                "'statutory: eu', not both or neither",
+            )
         percent = Decimal(str(d["percent"])) if "percent" in d else None
         return LateFee(percent, d.get("every_days", 30), d.get("from_day", 1), d.get("statutory"))
 
@@ -306,28 +355,46 @@ class _Reader:
         name = f"steps[{index}] ('{d['id']}')"
         ranged = "from" in d or "to" in d
         if ("at" in d) == ranged:
-            raise self.fail(source, where,
-                            f"{name}: give either 'at: DAY' or a range 'from: DAY' + 'to: DAY'")
+            raise self.fail(
+                source, where, f"{name}: give either 'at: DAY' or a range 'from: DAY' + 'to: DAY'"
+            )
         if ranged:
             if "from" not in d or "to" not in d:
                 raise self.fail(source, where, f"{name}: a range needs both 'from' and 'to'")
             if d["from"] > d["to"]:
-                raise self.fail(source, (*where, "to"),
-                                f"{name}: 'to' ({d['to']}) is before 'from' ({d['from']})")
+                raise self.fail(
+                    source,
+                    (*where, "to"),
+                    f"{name}: 'to' ({d['to']}) is before 'from' ({d['from']})",
+                )
             if ("every" in d) == ("weekdays" in d):
-                raise self.fail(source, where,
-                                f"{name}: a range repeats either 'every: DAYS' or on 'weekdays: "
-                                "[mon, thu]': give exactly one")
+                raise self.fail(
+                    source,
+                    where,
+                    f"{name}: a range repeats either 'every: DAYS' or on 'weekdays: "
+                    "[mon, thu]': give exactly one",
+                )
         elif "every" in d or "weekdays" in d:
-            raise self.fail(source, where,
-                            f"{name}: 'every'/'weekdays' need a range ('from' and 'to'), not 'at'")
+            raise self.fail(
+                source,
+                where,
+                f"{name}: 'every'/'weekdays' need a range ('from' and 'to'), not 'at'",
+            )
         return Step(
-            id=d["id"], channels=tuple(d["send"]), template=d["template"], at=d.get("at"),
-            start=d.get("from"), end=d.get("to"), every=d.get("every"),
+            id=d["id"],
+            channels=tuple(d["send"]),
+            template=d["template"],
+            at=d.get("at"),
+            start=d.get("from"),
+            end=d.get("to"),
+            every=d.get("every"),
             weekdays=tuple(WEEKDAYS.index(w) for w in d.get("weekdays", ())),
-            recipients=tuple(d.get("recipients", ())), cc=tuple(d.get("cc", ())),
-            hold=d.get("hold", False), deadline_days=d.get("deadline_days"),
-            catch_up=d.get("catch_up"), fee=Decimal(str(d["fee"])) if "fee" in d else None,
+            recipients=tuple(d.get("recipients", ())),
+            cc=tuple(d.get("cc", ())),
+            hold=d.get("hold", False),
+            deadline_days=d.get("deadline_days"),
+            catch_up=d.get("catch_up"),
+            fee=Decimal(str(d["fee"])) if "fee" in d else None,
             description=d.get("description", ""),
         )
 
@@ -335,53 +402,85 @@ class _Reader:
         owner = d.get("owner")
         defaults = settings.defaults
         return Customer(
-            id=d["id"], name=d["name"], locale=d.get("locale", defaults.locale),
-            timezone=d.get("timezone", defaults.timezone), policy=d.get("policy", defaults.policy),
+            id=d["id"],
+            name=d["name"],
+            locale=d.get("locale", defaults.locale),
+            timezone=d.get("timezone", defaults.timezone),
+            policy=d.get("policy", defaults.policy),
             contacts=tuple(
-                Contact(c["name"], c["role"], c.get("email"), _e164(c["phone"]) if "phone" in c else None)
+                Contact(
+                    c["name"],
+                    c["role"],
+                    c.get("email"),
+                    _e164(c["phone"]) if "phone" in c else None,
+                )
                 for c in d["contacts"]
             ),
             owner=Contact(owner["name"], "owner", owner["email"]) if owner else None,
-            currency=d.get("currency"), address=tuple(d.get("address", ())),
-            paused_until=_date(d.get("paused_until")), hold=d.get("hold", False), path=source.doc.path,
+            currency=d.get("currency"),
+            address=tuple(d.get("address", ())),
+            paused_until=_date(d.get("paused_until")),
+            hold=d.get("hold", False),
+            path=source.doc.path,
         )
 
     def invoice(
         self, source: Source, d: dict[str, Any], settings: Settings, customers: dict[str, Customer]
     ) -> Invoice:
         customer = customers.get(d["customer"])
-        currency = d.get("currency") or (customer.currency if customer else None) or (
-            settings.defaults.currency
+        currency = (
+            d.get("currency")
+            or (customer.currency if customer else None)
+            or (settings.defaults.currency)
         )
         money = self.money
         discount = d.get("discount")
         promise = d.get("promise")
         return Invoice(
-            id=d["id"], customer=d["customer"], issued=date.fromisoformat(d["issued"]),
-            due=date.fromisoformat(d["due"]), amount=money(source, ("amount",), d["amount"], currency),
-            currency=currency, policy=d.get("policy"), description=d.get("description", ""),
-            discount=Discount(Decimal(str(discount["percent"])), date.fromisoformat(discount["until"]))
-            if discount else None,
+            id=d["id"],
+            customer=d["customer"],
+            issued=date.fromisoformat(d["issued"]),
+            due=date.fromisoformat(d["due"]),
+            amount=money(source, ("amount",), d["amount"], currency),
+            currency=currency,
+            policy=d.get("policy"),
+            description=d.get("description", ""),
+            discount=Discount(
+                Decimal(str(discount["percent"])), date.fromisoformat(discount["until"])
+            )
+            if discount
+            else None,
             payments=tuple(
-                Payment(date.fromisoformat(p["date"]),
-                        money(source, ("payments", i, "amount"), p["amount"], currency), p.get("ref", ""))
+                Payment(
+                    date.fromisoformat(p["date"]),
+                    money(source, ("payments", i, "amount"), p["amount"], currency),
+                    p.get("ref", ""),
+                )
                 for i, p in enumerate(d.get("payments", ()))
             ),
             promise=Promise(
                 date.fromisoformat(promise["date"]),
                 money(source, ("promise", "amount"), promise["amount"], currency)
-                if "amount" in promise else None,
+                if "amount" in promise
+                else None,
                 promise.get("note", ""),
                 _date(promise.get("made")),
-            ) if promise else None,
-            disputed=d.get("disputed", False), void=d.get("void", False),
-            written_off=d.get("written_off", False), paused_until=_date(d.get("paused_until")),
+            )
+            if promise
+            else None,
+            disputed=d.get("disputed", False),
+            void=d.get("void", False),
+            written_off=d.get("written_off", False),
+            paused_until=_date(d.get("paused_until")),
             installments=tuple(
-                Installment(date.fromisoformat(x["due"]),
-                            money(source, ("installments", i, "amount"), x["amount"], currency))
+                Installment(
+                    date.fromisoformat(x["due"]),
+                    money(source, ("installments", i, "amount"), x["amount"], currency),
+                )
                 for i, x in enumerate(d.get("installments", ()))
             ),
-            attachment=d.get("attachment"), path=source.doc.path,
+            attachment=d.get("attachment"),
+            path=source.doc.path,
         )
 
 

@@ -58,8 +58,9 @@ class Decision:
     day: int
     due: date  # the obligation's due date the day counts from
     key: str
-    status: str  # due, sent, unknown, failed, superseded, missed, handled, opted-out, waiting, future
+    status: str  # due, sent, unknown, failed, superseded, missed, handled, waiting, future...
     reason: str
+    logged: bool = False  # the status comes from the send log, not from today's decision
 
 
 @dataclass(frozen=True)
@@ -88,11 +89,20 @@ class Delivery:
 
     def as_json(self) -> dict[str, object]:
         return {
-            "date": self.date.isoformat(), "customer": self.customer, "policy": self.policy,
-            "step": self.step, "channel": self.channel, "invoices": list(self.invoices),
-            "keys": list(self.keys), "to": list(self.to), "cc": list(self.cc),
-            "template": self.template, "locale": self.locale, "reason": self.reason,
-            "total_due": str(self.total_due), "currency": self.currency,
+            "date": self.date.isoformat(),
+            "customer": self.customer,
+            "policy": self.policy,
+            "step": self.step,
+            "channel": self.channel,
+            "invoices": list(self.invoices),
+            "keys": list(self.keys),
+            "to": list(self.to),
+            "cc": list(self.cc),
+            "template": self.template,
+            "locale": self.locale,
+            "reason": self.reason,
+            "total_due": str(self.total_due),
+            "currency": self.currency,
         }
 
 
@@ -104,7 +114,8 @@ class Plan:
     stopped: dict[str, str] = field(default_factory=dict)  # invoice -> why no reminders
 
     def with_status(self, *statuses: str) -> list[Decision]:
-        return [d for d in self.decisions if d.status in statuses]
+        """Today's decisions with these statuses (not the ones already in the log)."""
+        return [d for d in self.decisions if d.status in statuses and not d.logged]
 
 
 # -- occurrences ------------------------------------------------------------------------------
@@ -116,7 +127,9 @@ def step_days(step: Step, due: date) -> list[int]:
     start, end = int(step.start or 0), int(step.end or 0)
     if step.every:
         return list(range(start, end + 1, step.every))
-    return [d for d in range(start, end + 1) if (due + timedelta(days=d)).weekday() in step.weekdays]
+    return [
+        d for d in range(start, end + 1) if (due + timedelta(days=d)).weekday() in step.weekdays
+    ]
 
 
 def occurrences(policy: Policy, due: date, until: date | None = None) -> list[Occurrence]:
@@ -150,8 +163,9 @@ def business_days_between(start: date, end: date, policy: Policy) -> int:
 # -- why an invoice gets no reminders ---------------------------------------------------------
 
 
-def stop_reason(repo: Repository, invoice: Invoice, policy: Policy, customer: Customer,
-                today: date) -> str | None:
+def stop_reason(
+    repo: Repository, invoice: Invoice, policy: Policy, customer: Customer, today: date
+) -> str | None:
     if invoice.void:
         return "void: no reminders"
     if invoice.written_off:
@@ -171,15 +185,18 @@ def stop_reason(repo: Repository, invoice: Invoice, policy: Policy, customer: Cu
     if invoice.promise and today <= invoice.promise.date:
         return f"customer promised to pay by {invoice.promise.date}: waiting until then"
     if balance < policy.min_balance:
-        return f"balance {balance} {invoice.currency} is below the policy minimum {policy.min_balance}"
+        return (
+            f"balance {balance} {invoice.currency} is below the policy minimum {policy.min_balance}"
+        )
     return None
 
 
 # -- the decision -----------------------------------------------------------------------------
 
 
-def decide_invoice(repo: Repository, log: LogIndex, invoice: Invoice, today: date,
-                   explain: bool = False) -> tuple[str | None, list[Decision]]:
+def decide_invoice(
+    repo: Repository, log: LogIndex, invoice: Invoice, today: date, explain: bool = False
+) -> tuple[str | None, list[Decision]]:
     """(why nothing is sent, or None; every decision for the invoice's current obligation)."""
     customer = repo.customers[invoice.customer]
     policy = repo.policy_for(invoice)
@@ -195,23 +212,38 @@ def decide_invoice(repo: Repository, log: LogIndex, invoice: Invoice, today: dat
         for channel in occ.step.channels:
             key = str(Key(invoice.id, installment, occ.step.id, occ.date, channel))
             status, why = _status(log, key, occ, today, reason)
-            decisions.append(Decision(invoice.id, customer.id, policy.id, occ.step.id,
-                                      occ.step_index, channel, occ.date, occ.day, current.due,
-                                      key, status, why))
+            decisions.append(
+                Decision(
+                    invoice.id,
+                    customer.id,
+                    policy.id,
+                    occ.step.id,
+                    occ.step_index,
+                    channel,
+                    occ.date,
+                    occ.day,
+                    current.due,
+                    key,
+                    status,
+                    why,
+                    logged=log.state(key) is not None,
+                )
+            )
     if reason is None:
         decisions = _resolve_candidates(decisions, policy, today, log, invoice, customer)
     return reason, decisions
 
 
-def _status(log: LogIndex, key: str, occ: Occurrence, today: date,
-            stopped: str | None) -> tuple[str, str]:
+def _status(
+    log: LogIndex, key: str, occ: Occurrence, today: date, stopped: str | None
+) -> tuple[str, str]:
     state = log.state(key)
     if state is not None:
         when = f" on {state.day}" if state.day else ""
         words = {
             "sent": f"already sent{when}",
             "unknown": f"outcome unknown{when} (the run stopped mid-send): a person must check "
-                       "and resolve it before it is sent again",
+            "and resolve it before it is sent again",
             "failed": f"failed{when}: {state.entry.get('reason', 'see the log')}",
             "superseded": f"superseded{when}",
             "missed": f"missed{when}",
@@ -224,8 +256,14 @@ def _status(log: LogIndex, key: str, occ: Occurrence, today: date,
     return "candidate", ""
 
 
-def _resolve_candidates(decisions: list[Decision], policy: Policy, today: date, log: LogIndex,
-                        invoice: Invoice, customer: Customer) -> list[Decision]:
+def _resolve_candidates(
+    decisions: list[Decision],
+    policy: Policy,
+    today: date,
+    log: LogIndex,
+    invoice: Invoice,
+    customer: Customer,
+) -> list[Decision]:
     """Of the occurrences not yet sent, per channel: the most advanced recent one is due."""
     out: list[Decision] = []
     business_today = calendar.is_business_day(today, policy.calendar)
@@ -237,49 +275,71 @@ def _resolve_candidates(decisions: list[Decision], policy: Policy, today: date, 
     candidates = [d for d in decisions if d.status == "candidate"]
     best: dict[str, Decision] = {}
     for d in candidates:
-        if _handled_by_note(log, d) or _opted_out(log, d, customer):
-            continue
-        window = policy.steps[d.step_index].catch_up
-        window = policy.catch_up if window is None else window
-        if business_days_between(d.occurrence, today, policy) > window:
+        if _handled_by_note(log, d) or not _in_window(d, policy, today):
             continue
         if d.channel not in best or (d.step_index, d.occurrence) > (
-            best[d.channel].step_index, best[d.channel].occurrence
+            best[d.channel].step_index,
+            best[d.channel].occurrence,
         ):
             best[d.channel] = d
     for d in decisions:
         if d.status != "candidate":
             out.append(d)
             continue
-        out.append(_final(d, best, progressed, policy, today, business_today, log, customer, invoice))
+        out.append(
+            _final(d, best, progressed, policy, today, business_today, log, customer, invoice)
+        )
     return out
 
 
-def _final(d: Decision, best: dict[str, Decision], progressed: dict[str, tuple[int, date]],
-           policy: Policy, today: date, business_today: bool, log: LogIndex, customer: Customer,
-           invoice: Invoice) -> Decision:
+def _final(
+    d: Decision,
+    best: dict[str, Decision],
+    progressed: dict[str, tuple[int, date]],
+    policy: Policy,
+    today: date,
+    business_today: bool,
+    log: LogIndex,
+    customer: Customer,
+    invoice: Invoice,
+) -> Decision:
     def with_(status: str, reason: str) -> Decision:
-        return Decision(d.invoice, d.customer, d.policy, d.step, d.step_index, d.channel,
-                        d.occurrence, d.day, d.due, d.key, status, reason)
+        return Decision(
+            d.invoice,
+            d.customer,
+            d.policy,
+            d.step,
+            d.step_index,
+            d.channel,
+            d.occurrence,
+            d.day,
+            d.due,
+            d.key,
+            status,
+            reason,
+        )
 
     if _handled_by_note(log, d):
         return with_("handled", "a person recorded a contact by hand for it")
-    if _opted_out(log, d, customer):
-        return with_("opted-out", "the recipient's number opted out of SMS (STOP)")
-    top = best.get(d.channel)
-    if top is None or top is not d:
-        if top is None:
-            window = policy.steps[d.step_index].catch_up
-            window = policy.catch_up if window is None else window
-            return with_("missed", f"was due {d.occurrence}, more than {window} business days "
-                                   "ago: too late to send after missed runs")
-        return with_("superseded", f"superseded by the more advanced '{top.step}' of {top.occurrence}")
+    if not _in_window(d, policy, today):
+        return with_(
+            "missed",
+            f"was due {d.occurrence}, more than {_window(d, policy)} business "
+            "days ago: too late to send after missed runs",
+        )
+    top = best[d.channel]
+    if top is not d:
+        return with_(
+            "superseded", f"superseded by the more advanced '{top.step}' of {top.occurrence}"
+        )
     done = progressed.get(d.channel)
     if done is not None and done > (d.step_index, d.occurrence):
         return with_("superseded", "a more advanced reminder was already sent")
     if not business_today:
-        return with_("waiting", f"today ({today}) is not a business day in the policy's calendar: "
-                                "sent on the next one")
+        return with_(
+            "waiting",
+            f"today ({today}) is not a business day in the policy's calendar: sent on the next one",
+        )
     return with_("due", due_reason(d, today, invoice))
 
 
@@ -299,6 +359,15 @@ def due_reason(d: Decision, today: date, invoice: Invoice) -> str:
     return text
 
 
+def _window(d: Decision, policy: Policy) -> int:
+    window = policy.steps[d.step_index].catch_up
+    return policy.catch_up if window is None else window
+
+
+def _in_window(d: Decision, policy: Policy, today: date) -> bool:
+    return business_days_between(d.occurrence, today, policy) <= _window(d, policy)
+
+
 def _handled_by_note(log: LogIndex, d: Decision) -> bool:
     for note in log.notes:
         if d.invoice not in note.get("invoices", ()):
@@ -314,17 +383,16 @@ def _handled_by_note(log: LogIndex, d: Decision) -> bool:
     return False
 
 
-def _opted_out(log: LogIndex, d: Decision, customer: Customer) -> bool:
-    if d.channel != "sms" or not log.opted_out:
-        return False
-    return False  # decided per recipient when the delivery is built
-
-
 # -- the plan ---------------------------------------------------------------------------------
 
 
-def plan(repo: Repository, log: LogIndex, now: datetime, explain: bool = False,
-         only: Iterable[str] | None = None) -> Plan:
+def plan(
+    repo: Repository,
+    log: LogIndex,
+    now: datetime,
+    explain: bool = False,
+    only: Iterable[str] | None = None,
+) -> Plan:
     """Every decision for every invoice, and the due ones grouped into deliveries."""
     company_today = local_today(now, repo.settings.defaults.timezone)
     result = Plan(company_today)
@@ -345,18 +413,20 @@ def plan(repo: Repository, log: LogIndex, now: datetime, explain: bool = False,
             if d.status == "due":
                 due.setdefault((d.customer, d.policy, d.step_index, d.channel), []).append(d)
     for (customer_id, policy_id, step_index, channel), group in sorted(due.items()):
-        delivery = _delivery(repo, log, customer_id, policy_id, step_index, channel, group,
-                             days[customer_id])
+        delivery = _delivery(
+            repo, log, customer_id, policy_id, step_index, channel, group, days[customer_id]
+        )
         result.deliveries.append(delivery)
     return result
 
 
-def recipients(customer: Customer, step: Step, channel: str,
-               opted_out: set[str] | frozenset[str] = frozenset()) -> tuple[list[Contact], list[Contact]]:
+def recipients(
+    customer: Customer, step: Step, channel: str, opted_out: set[str] | frozenset[str] = frozenset()
+) -> tuple[list[Contact], list[Contact]]:
     to = [c for role in step.roles_for(channel) for c in customer.with_role(role)]
     cc = [c for role in step.cc for c in customer.with_role(role) if c not in to]
     if channel == "sms":
-        to = [c for c in to if c.phone and c.phone not in opted_out]
+        to = [c for c in to if c.phone and not _opted_out(c.phone, opted_out)]
         cc = []
     elif channel in ("email", "task"):
         to = [c for c in to if c.email]
@@ -364,6 +434,12 @@ def recipients(customer: Customer, step: Step, channel: str,
     else:
         cc = []
     return to, cc
+
+
+def _opted_out(phone: str, opted_out: set[str] | frozenset[str]) -> bool:
+    from runner.sendlog import hashed
+
+    return bool(opted_out) and (phone in opted_out or hashed(phone) in opted_out)
 
 
 def address(contact: Contact, channel: str) -> str:
@@ -374,8 +450,16 @@ def address(contact: Contact, channel: str) -> str:
     return contact.email or ""
 
 
-def _delivery(repo: Repository, log: LogIndex, customer_id: str, policy_id: str, step_index: int,
-              channel: str, group: list[Decision], today: date) -> Delivery:
+def _delivery(
+    repo: Repository,
+    log: LogIndex,
+    customer_id: str,
+    policy_id: str,
+    step_index: int,
+    channel: str,
+    group: list[Decision],
+    today: date,
+) -> Delivery:
     customer = repo.customers[customer_id]
     step = repo.policies[policy_id].steps[step_index]
     to, cc = recipients(customer, step, channel, log.opted_out)
@@ -386,9 +470,19 @@ def _delivery(repo: Repository, log: LogIndex, customer_id: str, policy_id: str,
     template = repo.template_for(step.template, customer.locale, channel) or step.template
     reasons = "; ".join(dict.fromkeys(f"{d.invoice}: {d.reason}" for d in group))
     return Delivery(
-        date=today, customer=customer_id, policy=policy_id, step=step.id, step_index=step_index,
-        channel=channel, invoices=invoices, keys=tuple(d.key for d in group),
-        to=tuple(address(c, channel) for c in to), cc=tuple(address(c, channel) for c in cc),
-        template=template, locale=template.split("/")[-1].split(".")[0] if "/" in template
-        else customer.locale, reason=reasons, total_due=total, currency=first.currency,
+        date=today,
+        customer=customer_id,
+        policy=policy_id,
+        step=step.id,
+        step_index=step_index,
+        channel=channel,
+        invoices=invoices,
+        keys=tuple(d.key for d in group),
+        to=tuple(address(c, channel) for c in to),
+        cc=tuple(address(c, channel) for c in cc),
+        template=template,
+        locale=template.split("/")[-1].split(".")[0] if "/" in template else customer.locale,
+        reason=reasons,
+        total_due=total,
+        currency=first.currency,
     )

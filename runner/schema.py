@@ -18,7 +18,8 @@ JsonPath = tuple[str | int, ...]
 @cache
 def schema(kind: str) -> dict[str, Any]:
     text = resources.files("runner.schemas").joinpath(f"{kind}.schema.json").read_text("utf-8")
-    return json.loads(text)  # type: ignore[no-any-return]
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
 
 
 def schema_text(kind: str) -> str:
@@ -211,13 +212,17 @@ def _explain(error: Any) -> Iterator[tuple[JsonPath, bool, str]]:
                 yield (*where, key), True, f"unknown key '{key}'{hint}"
     elif kind == "required":
         missing = error.message.split("'")[1] if "'" in error.message else "?"
-        yield where, False, f"{name}: missing required key '{missing}'" if where else (
-            f"missing required key '{missing}'"
+        yield (
+            where,
+            False,
+            f"{name}: missing required key '{missing}'"
+            if where
+            else (f"missing required key '{missing}'"),
         )
     elif kind == "type":
         wanted = error.validator_value
         wanted_list = wanted if isinstance(wanted, list) else [wanted]
-        expected = " or ".join(_TYPE_NAMES.get(w, w) for w in wanted_list)
+        expected = " or ".join(_TYPE_NAMES.get(str(w), str(w)) for w in wanted_list)
         hint = ""
         if "string" in wanted_list and isinstance(value, bool):
             hint = " (YAML reads yes/no/on/off/NO as true or false: put the value in quotes)"
@@ -234,7 +239,11 @@ def _explain(error: Any) -> Iterator[tuple[JsonPath, bool, str]]:
         description = error.schema.get("description", f"it must match {error.validator_value}")
         yield where, False, f"{name}: {_shown(value)} is not allowed: {description}"
     elif kind in ("oneOf", "anyOf"):
-        best = min(error.context, key=lambda e: len(e.schema_path), default=None) if error.context else None
+        best = (
+            min(error.context, key=lambda e: len(e.schema_path), default=None)
+            if error.context
+            else None
+        )
         if best is not None and best.validator == "format":
             yield from _explain(best)
         else:

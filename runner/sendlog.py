@@ -3,7 +3,7 @@
 Entry format (one line each; unknown fields are kept and ignored):
 
     {"id": "<unique entry id>", "delivery": "<id shared by a delivery's pending and outcome>",
-     "status": "pending|sent|failed|superseded|missed|note|resolved|optout|optin",
+     "status": "pending|sent|failed|unknown|superseded|missed|note|resolved|optout|optin",
      "at": "2026-11-23T07:13:02Z", "date": "2026-11-23", "keys": ["INV-1/tier-1/2026-11-23/email"],
      "customer": "acme", "invoices": ["INV-1"], "step": "tier-1", "channel": "email",
      "to": [...], "cc": [...], "template": "gentle-tier-1/en.email.j2", "locale": "en",
@@ -26,7 +26,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-BLOCKING = frozenset({"sent", "unknown", "superseded", "missed", "failed"})
 
 
 @dataclass(frozen=True)
@@ -99,48 +98,47 @@ class LogIndex:
 
 
 def index(entries: Iterable[Entry]) -> LogIndex:
+    """Fold the log into what the schedule needs; order-independent (entries sort by time)."""
     ordered = sorted(entries, key=lambda e: (str(e.get("at", "")), e.id))
-    outcomes: dict[str, Entry] = {}
-    pendings: dict[str, Entry] = {}
+    latest: dict[str, Entry] = {}  # delivery -> its latest pending/outcome/resolution
     result = LogIndex()
     for entry in ordered:
         status = entry.status
-        if status == "pending":
-            pendings[entry.delivery] = entry
-        elif status in ("sent", "failed"):
-            if status == "failed" and not entry.get("permanent", True):
-                outcomes[entry.delivery] = entry  # certainly not sent: may be tried again
-                continue
-            outcomes[entry.delivery] = entry
-            _mark(result, entry, status)
+        if status in ("pending", "sent", "failed", "unknown", "resolved"):
+            previous = latest.get(entry.delivery)
+            if status == "pending" and previous is not None:
+                continue  # an outcome or resolution already stands for this delivery
+            latest[entry.delivery] = entry
         elif status in ("superseded", "missed"):
             _mark(result, entry, status)
-        elif status == "resolved":
-            outcomes[entry.delivery] = entry
-            if entry.get("sent"):
-                _mark(result, entry, "sent")
-            else:
-                for key in entry.keys:
-                    result.keys.pop(key, None)
         elif status == "note":
             result.notes.append(entry)
         elif status == "optout":
             result.opted_out.add(str(entry.get("phone")))
         elif status == "optin":
             result.opted_out.discard(str(entry.get("phone")))
-    for delivery, entry in pendings.items():
-        if delivery not in outcomes:
+    for entry in latest.values():
+        status = entry.status
+        if status == "resolved":
+            if entry.get("sent"):
+                _mark(result, entry, "sent")
+        elif status in ("pending", "unknown"):
             result.unknown.append(entry)
-            for key in entry.keys:
-                if key not in result.keys or result.keys[key].status != "sent":
-                    result.keys[key] = KeyState("unknown", entry.day, entry)
+            _mark(result, entry, "unknown")
+        elif status == "sent" or entry.get("permanent", True):
+            _mark(result, entry, status)
+        # a failure that certainly did not reach anyone (permanent: false) may be tried again
+    result.unknown.sort(key=lambda e: (str(e.get("at", "")), e.id))
     return result
+
+
+RANK = {"sent": 4, "unknown": 3, "failed": 2, "superseded": 1, "missed": 1}
 
 
 def _mark(result: LogIndex, entry: Entry, status: str) -> None:
     for key in entry.keys:
         current = result.keys.get(key)
-        if current is None or current.status != "sent":
+        if current is None or RANK[status] >= RANK[current.status]:
             result.keys[key] = KeyState(status, entry.day, entry)
         result.by_invoice.setdefault(key.split("/", 1)[0].split("#")[0], []).append(key)
 
@@ -191,3 +189,51 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
 
 def path_for(root: Path, day: date) -> Path:
     return root / "log" / f"{day.year:04d}" / f"{day.month:02d}.jsonl"
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+def new_id() -> str:
+    import uuid
+
+    return uuid.uuid4().hex
+
+
+def hashed(address: str) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(address.strip().lower().encode()).hexdigest()[:32]
+
+
+class Writer:
+    """Appends entries, each flushed to disk before the call returns (a crash loses nothing)."""
+
+    def __init__(self, root: Path, day: date) -> None:
+        self.path = path_for(root, day)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._repair_torn_tail()
+        self.handle = self.path.open("a", encoding="utf-8")
+        self.written: list[dict[str, Any]] = []
+
+    def _repair_torn_tail(self) -> None:
+        # A crash mid-write can leave a last line without its newline; start ours on a fresh line.
+        if self.path.exists() and self.path.stat().st_size:
+            with self.path.open("rb") as handle:
+                handle.seek(-1, 2)
+                if handle.read(1) != b"\n":
+                    with self.path.open("a", encoding="utf-8") as tail:
+                        tail.write("\n")
+
+    def append(self, raw: dict[str, Any]) -> Entry:
+        import os
+
+        raw.setdefault("id", new_id())
+        self.handle.write(json.dumps(raw, ensure_ascii=False, sort_keys=True) + "\n")
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.written.append(raw)
+        return Entry(raw)
+
+    def close(self) -> None:
+        self.handle.close()

@@ -43,8 +43,10 @@ def direction(locale: str) -> str:
 def _locale(ctx: Context) -> str:
     locale = ctx.get("locale")
     if not isinstance(locale, str):
-        raise ValueError("the locale is unknown here: import macros 'with context' "
-                         '({% import "_layout/macros.j2" as m with context %})')
+        raise ValueError(
+            "the locale is unknown here: import macros 'with context' "
+            '({% import "_layout/macros.j2" as m with context %})'
+        )
     return locale
 
 
@@ -66,7 +68,9 @@ def _date(ctx: Context, day: date, form: str = "long") -> str:
 def _percent(ctx: Context, value: Decimal | int) -> str:
     from babel.numbers import format_percent
 
-    return str(format_percent(Decimal(value) / 100, locale=_locale(ctx), decimal_quantization=False))
+    return str(
+        format_percent(Decimal(value) / 100, locale=_locale(ctx), decimal_quantization=False)
+    )
 
 
 @pass_context
@@ -103,8 +107,9 @@ class Renderer:
                 text_blocks = self._blocks(self.plain, name, context)
                 html_blocks = self._blocks(self.html, name, context)
                 subject = " ".join(text_blocks.get("subject", "").split())
-                return Rendered(subject, text_blocks.get("text", "").strip() + "\n",
-                                html_blocks.get("html"))
+                return Rendered(
+                    subject, text_blocks.get("text", "").strip() + "\n", html_blocks.get("html")
+                )
             if channel == "letter":
                 page = self.html.get_template(name).render(context)
                 return Rendered(_first_heading(page), page, page)
@@ -112,22 +117,26 @@ class Renderer:
             subject = body.splitlines()[0] if body else ""
             return Rendered(subject, body + "\n")
         except TemplateSyntaxError as exc:
-            raise RenderError(exc.filename or name, exc.lineno or 1, exc.message or str(exc)) from exc
+            raise RenderError(
+                exc.filename or name, exc.lineno or 1, exc.message or str(exc)
+            ) from exc
         except TemplateError as exc:
-            template, line = _template_frame(exc, name)
-            raise RenderError(template, line, str(exc)) from exc
+            raise _located(exc, name, str(exc)) from exc
         except (ArithmeticError, TypeError, ValueError, AttributeError, LookupError) as exc:
-            template, line = _template_frame(exc, name)
-            raise RenderError(template, line, f"{type(exc).__name__}: {exc}") from exc
+            raise _located(exc, name, f"{type(exc).__name__}: {exc}") from exc
 
     def check_syntax(self, name: str) -> None:
         try:
             self.plain.get_template(name)
         except TemplateSyntaxError as exc:
-            raise RenderError(exc.filename or name, exc.lineno or 1, exc.message or str(exc)) from exc
+            raise RenderError(
+                exc.filename or name, exc.lineno or 1, exc.message or str(exc)
+            ) from exc
 
     @staticmethod
-    def _blocks(env: ImmutableSandboxedEnvironment, name: str, context: dict[str, Any]) -> dict[str, str]:
+    def _blocks(
+        env: ImmutableSandboxedEnvironment, name: str, context: dict[str, Any]
+    ) -> dict[str, str]:
         template = env.get_template(name)
         ctx = template.new_context(context)
         for _ in template.root_render_func(ctx):  # runs the layout so inherited blocks register
@@ -140,6 +149,13 @@ def _first_heading(page: str) -> str:
 
     match = re.search(r"<title>(.*?)</title>", page, re.S)
     return " ".join(match.group(1).split()) if match else ""
+
+
+def _located(exc: BaseException, name: str, message: str) -> RenderError:
+    template, line = _template_frame(exc, name)
+    if not template.endswith(name):
+        message += f" (while rendering {name})"
+    return RenderError(template, line, message)
 
 
 def _template_frame(exc: BaseException, fallback: str) -> tuple[str, int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from runner import sendlog
@@ -39,8 +39,12 @@ def read_log(root: Path) -> tuple[sendlog.LogIndex, sendlog.ReadReport]:
 
 
 def add_today(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--today", type=parse_day, metavar="YYYY-MM-DD",
-                        help="act as if today were this date (default: the real date)")
+    parser.add_argument(
+        "--today",
+        type=parse_day,
+        metavar="YYYY-MM-DD",
+        help="act as if today were this date (default: the real date)",
+    )
 
 
 def parse_day(text: str) -> date:
@@ -57,4 +61,4 @@ def now(args: argparse.Namespace, company_timezone: str) -> datetime:
     day: date | None = getattr(args, "today", None)
     if day is not None:
         return noon(day, company_timezone)
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

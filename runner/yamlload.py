@@ -20,7 +20,9 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
-ALIAS_MESSAGE = "YAML aliases (*name) are not allowed: write the value out instead of referring to it"
+ALIAS_MESSAGE = (
+    "YAML aliases (*name) are not allowed: write the value out instead of referring to it"
+)
 JsonPath = tuple[str | int, ...]
 
 
@@ -35,7 +37,7 @@ class YamlProblem(Exception):
 
 
 class _Loader(_BaseLoader):
-    """Safe loader: aliases refused, duplicate keys refused, floats as Decimal, dates kept as text."""
+    """Safe loader: no aliases, no duplicate keys, floats as Decimal, dates kept as text."""
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         if node in self.constructed_objects or node in self.recursive_objects:
@@ -61,7 +63,7 @@ class _Loader(_BaseLoader):
                     mark.column + 1,
                 )
             seen.add(key)
-        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
+        return super().construct_mapping(node, deep)
 
 
 def _construct_float(loader: _Loader, node: yaml.ScalarNode) -> Any:
@@ -126,7 +128,7 @@ def parse(text: str) -> Any:
 
 def _first_alias(text: str) -> tuple[int, int]:
     for event in yaml.parse(text, Loader=_BaseLoader):
-        if isinstance(event, yaml.AliasEvent):
+        if isinstance(event, yaml.AliasEvent) and event.start_mark is not None:
             return event.start_mark.line + 1, event.start_mark.column + 1
     return 1, 1
 
@@ -149,8 +151,10 @@ def locate(text: str, where: JsonPath, key: bool = False) -> tuple[int, int]:
         child, key_node = _child(node, step)
         if child is None:
             break
-        mark = key_node.start_mark if key and key_node is not None and step == where[-1] else (
-            child.start_mark
+        mark = (
+            key_node.start_mark
+            if key and key_node is not None and step == where[-1]
+            else (child.start_mark)
         )
         node = child
     return mark.line + 1, mark.column + 1

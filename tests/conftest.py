@@ -38,13 +38,18 @@ def sample(tmp_path: Path) -> Path:
     return copy_sample(tmp_path / "repo")
 
 
-def nudge(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-          timeout: float = 120) -> Result:
+def nudge(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> Result:
     """Run the real CLI in a subprocess, as a user or CI would."""
     import os
 
     done = subprocess.run(
-        [sys.executable, "-m", "runner", *args], cwd=cwd or ROOT, capture_output=True, text=True,
-        timeout=timeout, env={**os.environ, **(env or {})},
+        [sys.executable, "-m", "runner", *args],
+        cwd=cwd or ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
     return Result(done.returncode, done.stdout, done.stderr)

@@ -22,13 +22,22 @@ def test_json_format_is_a_document(sample: Path) -> None:
     assert result.code == 1
     data = json.loads(result.out)
     assert data["valid"] is False
-    assert {"file": "customers/acme.yaml", "line": 1, "col": 1, "severity": "error",
-            "message": "missing required key 'name'"} in data["problems"]
+    assert {
+        "file": "customers/acme.yaml",
+        "line": 1,
+        "col": 1,
+        "severity": "error",
+        "message": "missing required key 'name'",
+    } in data["problems"]
 
 
 def test_every_sample_file_points_editors_at_its_schema() -> None:
-    files = [ROOT / "settings.yaml", *ROOT.glob("customers/*.yaml"),
-             *ROOT.glob("invoices/**/*.yaml"), *ROOT.glob("policies/*.yaml")]
+    files = [
+        ROOT / "settings.yaml",
+        *ROOT.glob("customers/*.yaml"),
+        *ROOT.glob("invoices/**/*.yaml"),
+        *ROOT.glob("policies/*.yaml"),
+    ]
     assert len(files) > 30
     for path in files:
         first = path.read_text(encoding="utf-8").splitlines()[0]

@@ -15,19 +15,32 @@ from runner.sendlog import Entry, LogIndex, index
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     workspace.add_today(parser)
-    parser.add_argument("--days", type=int, default=1, metavar="N",
-                        help="plan N days ahead, assuming no new payments (default 1: today)")
+    parser.add_argument(
+        "--days",
+        type=int,
+        default=1,
+        metavar="N",
+        help="plan N days ahead, assuming no new payments (default 1: today)",
+    )
     parser.add_argument("--format", choices=("table", "json", "markdown"), default="table")
-    parser.add_argument("--explain", metavar="INVOICE|CUSTOMER",
-                        help="show, step by step, why each reminder is or is not due")
-    parser.add_argument("--against", metavar="REF",
-                        help="compare with the plan of another git revision (e.g. origin/main)")
-    parser.add_argument("--only", metavar="CUSTOMER", action="append",
-                        help="only this customer (repeatable)")
+    parser.add_argument(
+        "--explain",
+        metavar="INVOICE|CUSTOMER",
+        help="show, step by step, why each reminder is or is not due",
+    )
+    parser.add_argument(
+        "--against",
+        metavar="REF",
+        help="compare with the plan of another git revision (e.g. origin/main)",
+    )
+    parser.add_argument(
+        "--only", metavar="CUSTOMER", action="append", help="only this customer (repeatable)"
+    )
 
 
-def forecast(repo: Repository, log: LogIndex, start: datetime, days: int,
-             only: list[str] | None = None) -> list[Plan]:
+def forecast(
+    repo: Repository, log: LogIndex, start: datetime, days: int, only: list[str] | None = None
+) -> list[Plan]:
     """Plans for `days` days from `start`, each assuming the ones before it were sent."""
     plans: list[Plan] = []
     entries: list[Entry] = []
@@ -39,15 +52,30 @@ def forecast(repo: Repository, log: LogIndex, start: datetime, days: int,
         for delivery in today_plan.deliveries:
             entries.append(_assumed(delivery, "sent"))
         for decision in today_plan.with_status("superseded", "missed"):
-            entries.append(Entry({"id": f"assumed:{decision.key}", "status": decision.status,
-                                  "keys": [decision.key], "date": today_plan.today.isoformat(),
-                                  "at": moment.isoformat()}))
+            entries.append(
+                Entry(
+                    {
+                        "id": f"assumed:{decision.key}",
+                        "status": decision.status,
+                        "keys": [decision.key],
+                        "date": today_plan.today.isoformat(),
+                        "at": moment.isoformat(),
+                    }
+                )
+            )
     return plans
 
 
 def _assumed(delivery: Delivery, status: str) -> Entry:
-    return Entry({"id": f"assumed:{delivery.id}", "status": status, "keys": list(delivery.keys),
-                  "date": delivery.date.isoformat(), "at": f"{delivery.date.isoformat()}T12:00:00"})
+    return Entry(
+        {
+            "id": f"assumed:{delivery.id}",
+            "status": status,
+            "keys": list(delivery.keys),
+            "date": delivery.date.isoformat(),
+            "at": f"{delivery.date.isoformat()}T12:00:00",
+        }
+    )
 
 
 def index_with(log: LogIndex, extra: list[Entry]) -> LogIndex:
@@ -85,8 +113,11 @@ def _explain(repo: Repository, log: LogIndex, start: datetime, target: str, form
         raise NudgeError(f"'{target}' is neither an invoice nor a customer in this repository")
     result = plan(repo, log, start, explain=True, only=invoice_ids)
     if form == "json":
-        print(json.dumps(render_plan.explain_json(repo, result, invoice_ids), indent=2,
-                         ensure_ascii=False))
+        print(
+            json.dumps(
+                render_plan.explain_json(repo, result, invoice_ids), indent=2, ensure_ascii=False
+            )
+        )
     else:
         print(render_plan.explain_text(repo, result, invoice_ids))
     return 0

@@ -12,8 +12,12 @@ from runner.repository import Loaded
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=("text", "github", "json"), default="text",
-                        help="text for people, github for workflow annotations, json for programs")
+    parser.add_argument(
+        "--format",
+        choices=("text", "github", "json"),
+        default="text",
+        help="text for people, github for workflow annotations, json for programs",
+    )
 
 
 def check(root: Path) -> tuple[Loaded, list[Problem]]:
@@ -40,8 +44,10 @@ def run(args: argparse.Namespace) -> int:
         f"{len(repo.policies)} policies, {len(repo.templates)} templates"
     )
     if errors:
-        print(f"{len(errors)} error(s) in {len({p.path for p in errors})} file(s) ({summary})",
-              file=sys.stderr)
+        print(
+            f"{len(errors)} error(s) in {len({p.path for p in errors})} file(s) ({summary})",
+            file=sys.stderr,
+        )
         return 1
     if args.format == "text":
         warned = f", {len(found)} warning(s)" if found else ""

@@ -1,0 +1,49 @@
+"""The embedded default: every message written to outbox/ instead of sent."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from runner.channels import Outcome
+from runner.compose import Outgoing, email_message
+from runner.model import Repository
+
+
+def outbox_name(message: Outgoing, suffix: str) -> str:
+    d = message.delivery
+    return re.sub(r"[^A-Za-z0-9._-]", "_", f"{d.customer}.{d.step}.{d.channel}") + suffix
+
+
+class Outbox:
+    """Writes .eml for e-mail and tasks, .txt for SMS, .html for letters, under outbox/DATE/."""
+
+    def __init__(self, name: str, repo: Repository, folder: Path) -> None:
+        self.name = name
+        self.repo = repo
+        self.folder = folder
+
+    async def open(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    async def send(self, message: Outgoing) -> Outcome:
+        path = self.path_for(message)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if message.channel in ("email", "task"):
+            path.write_bytes(bytes(email_message(self.repo, message)))
+        elif message.channel == "sms":
+            header = f"To: {', '.join(message.delivery.to)}\n\n"
+            path.write_text(header + message.text, encoding="utf-8")
+        else:
+            path.write_text(message.html or message.text, encoding="utf-8")
+        return Outcome("sent", provider_id=f"outbox:{path.relative_to(self.folder).as_posix()}")
+
+    def path_for(self, message: Outgoing) -> Path:
+        suffix = {"email": ".eml", "task": ".eml", "sms": ".txt", "letter": ".html"}[message.channel]
+        day = message.delivery.date.isoformat()
+        if message.channel == "letter":
+            return self.folder / "letters" / day / outbox_name(message, suffix)
+        return self.folder / day / outbox_name(message, suffix)
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,142 @@
+"""E-mail over SMTP with aiosmtplib: a few reused connections, and an honest account of failure.
+
+What decides retry vs unknown is *where* a failure happened. Before the message data was handed
+over (connect, MAIL, RCPT, a 4xx reply to DATA) the server certainly does not have it: retry.
+After the data went out without a reply (timeout, dropped connection) it may have it: unknown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.policy
+from datetime import UTC, datetime
+
+import aiosmtplib
+
+from runner.channels import Outcome
+from runner.compose import Outgoing, email_message, envelope
+from runner.errors import NudgeError
+from runner.model import EmailSettings, Repository
+
+WIRE_POLICY = email.policy.SMTP
+
+
+class SmtpConfigError(NudgeError):
+    pass
+
+
+class Smtp:
+    def __init__(self, name: str, repo: Repository, settings: EmailSettings,
+                 username: str | None, password: str | None) -> None:
+        self.name = name
+        self.repo = repo
+        self.settings = settings
+        self.username = username
+        self.password = password
+        self.idle: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
+        self.slots = asyncio.Semaphore(settings.max_connections)
+        self.open_connections: list[aiosmtplib.SMTP] = []
+
+    async def open(self) -> None:
+        return None
+
+    def _client(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        return aiosmtplib.SMTP(
+            hostname=s.host, port=s.port, timeout=s.timeout,
+            use_tls=s.security == "tls",
+            start_tls=True if s.security == "starttls" else False,
+        )
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        client = self._client()
+        try:
+            await client.connect()
+        except aiosmtplib.SMTPException as exc:
+            if "STARTTLS" in str(exc).upper():
+                raise SmtpConfigError(
+                    f"{self.settings.host}:{self.settings.port} does not offer STARTTLS: "
+                    "refusing to send e-mail in plain text (use security: tls or fix the server)"
+                ) from None
+            raise
+        if self.username is not None and self.password is not None:
+            await client.login(self.username, self.password)
+        self.open_connections.append(client)
+        return client
+
+    async def send(self, message: Outgoing) -> Outcome:
+        async with self.slots:
+            try:
+                client = self.idle.get_nowait()
+            except asyncio.QueueEmpty:
+                client = None
+            try:
+                if client is None or not client.is_connected:
+                    client = await self._connect()
+            except SmtpConfigError as exc:
+                return Outcome("failed", reason=str(exc))
+            except aiosmtplib.SMTPAuthenticationError as exc:
+                return Outcome("failed", reason=f"SMTP authentication failed ({exc.code})")
+            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+                return Outcome("retry", reason=f"cannot connect: {_describe(exc)}")
+            outcome, reusable = await self._transaction(client, message)
+            if reusable:
+                self.idle.put_nowait(client)
+            else:
+                await _drop(client)
+            return outcome
+
+    async def _transaction(self, client: aiosmtplib.SMTP, message: Outgoing) -> tuple[Outcome, bool]:
+        msg = email_message(self.repo, message, datetime.now(UTC))
+        sender = self.repo.settings.company.email
+        recipients = envelope(message, self.settings.bcc)
+        data_sent = False
+        try:
+            await client.mail(sender)
+            accepted, refused = [], []
+            for rcpt in recipients:
+                try:
+                    await client.rcpt(rcpt)
+                    accepted.append(rcpt)
+                except aiosmtplib.SMTPRecipientRefused as exc:
+                    if 400 <= exc.code < 500:
+                        await client.rset()
+                        return Outcome("retry", reason=f"{rcpt}: {exc.code} {exc.message}"), True
+                    refused.append(f"{rcpt}: {exc.code} {exc.message}")
+            if not accepted:
+                await client.rset()
+                return Outcome("failed", reason="all recipients refused: " + "; ".join(refused)), True
+            data_sent = True
+            response = await client.data(msg.as_bytes(policy=WIRE_POLICY))
+            return Outcome("sent", provider_id=response.message.strip()[:200] or msg["Message-ID"],
+                           refused=tuple(refused),
+                           reason="; ".join(f"refused {r}" for r in refused)), True
+        except aiosmtplib.SMTPResponseException as exc:
+            transient = 400 <= exc.code < 500
+            status = "retry" if transient else "failed"
+            reusable = exc.code not in (421,)
+            return Outcome(status, reason=f"{exc.code} {exc.message}"), reusable
+        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            if data_sent:
+                return Outcome("unknown", reason=f"connection lost after the message data was "
+                                                 f"sent: {_describe(exc)}"), False
+            return Outcome("retry", reason=f"connection lost before sending: {_describe(exc)}"), False
+
+    async def close(self) -> None:
+        for client in self.open_connections:
+            await _drop(client)
+        self.open_connections.clear()
+
+
+async def _drop(client: aiosmtplib.SMTP) -> None:
+    if not client.is_connected:
+        return
+    try:
+        await asyncio.wait_for(client.quit(), timeout=2)
+    except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+        client.close()
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]

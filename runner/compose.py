@@ -1,0 +1,103 @@
+"""From a delivery to the message a person receives. Pure: (repository, delivery, templates) in.
+
+The same function serves `run` (what is sent), `plan` (previews) and `show` (re-rendering a
+logged message from the commit it was sent with), so what is shown is what was sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from datetime import datetime, time
+from pathlib import Path
+
+from runner import context
+from runner.errors import NudgeError
+from runner.model import Contact, Repository
+from runner.schedule import Delivery, recipients, zone
+from runner.templates import Renderer
+
+
+class HeaderInjection(NudgeError):
+    """A header value with a line break: refused, never sent."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    delivery: Delivery
+    subject: str
+    text: str
+    html: str | None
+    to: tuple[Contact, ...]
+    cc: tuple[Contact, ...]
+    attachments: tuple[Path, ...] = ()
+
+    @property
+    def channel(self) -> str:
+        return self.delivery.channel
+
+
+def message_id(delivery: Delivery, domain: str) -> str:
+    """The same delivery always gets the same Message-ID: a resent copy is recognisably the same."""
+    digest = hashlib.sha256("|".join(delivery.keys).encode()).hexdigest()[:32]
+    return f"<nudge.{digest}@{domain}>"
+
+
+def compose(repo: Repository, delivery: Delivery, renderer: Renderer, root: Path) -> Outgoing:
+    customer = repo.customers[delivery.customer]
+    step = repo.policies[delivery.policy].steps[delivery.step_index]
+    to, cc = recipients(customer, step, delivery.channel)
+    if delivery.channel == "sms":  # numbers that opted out were left out when planning
+        to = [c for c in to if c.phone in delivery.to]
+    invoices = [repo.invoices[i] for i in delivery.invoices]
+    ctx = context.build(repo, customer, step, invoices, to, delivery.locale, delivery.date)
+    rendered = renderer.render(delivery.template, delivery.channel, ctx)
+    attachments = tuple(
+        root / inv.attachment for inv in invoices
+        if inv.attachment and delivery.channel == "email" and (root / inv.attachment).is_file()
+    )
+    return Outgoing(delivery, rendered.subject, rendered.text, rendered.html, tuple(to), tuple(cc),
+                    attachments)
+
+
+def _header(value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise HeaderInjection(f"header value contains a line break, refused: {value!r}")
+    return value
+
+
+def email_message(repo: Repository, out: Outgoing, sent_at: datetime | None = None) -> EmailMessage:
+    """The RFC 5322 message for an e-mail (or a task e-mailed to our owner)."""
+    settings = repo.settings
+    company = settings.company
+    sender = (settings.email.sender if settings.email else None) or formataddr(
+        (company.name, company.email))
+    domain = company.email.rsplit("@", 1)[-1]
+    msg = EmailMessage()
+    msg["From"] = _header(sender)
+    msg["To"] = _header(", ".join(formataddr((c.name, c.email or "")) for c in out.to))
+    if out.cc:
+        msg["Cc"] = _header(", ".join(formataddr((c.name, c.email or "")) for c in out.cc))
+    if company.reply_to:
+        msg["Reply-To"] = _header(company.reply_to)
+    msg["Subject"] = _header(out.subject)
+    if sent_at is None:  # a preview: the morning of the delivery
+        sent_at = datetime.combine(out.delivery.date, time(9), zone(settings.defaults.timezone))
+    msg["Date"] = format_datetime(sent_at)
+    msg["Message-ID"] = message_id(out.delivery, domain)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Nudge-Keys"] = _header(" ".join(out.delivery.keys))
+    msg.set_content(out.text)
+    if out.html:
+        msg.add_alternative(out.html, subtype="html")
+    for path in out.attachments:
+        msg.add_attachment(path.read_bytes(), maintype="application", subtype="pdf",
+                           filename=path.name)
+    return msg
+
+
+def envelope(out: Outgoing, bcc: str | None) -> list[str]:
+    addresses = [c.email for c in (*out.to, *out.cc) if c.email]
+    return [*addresses, bcc] if bcc else addresses

@@ -1,0 +1,135 @@
+"""Sending a batch: pending first, then each message with bounded retries, then its outcome.
+
+The log is written before a message is handed to a provider (`pending`) and after (`sent`,
+`failed`, `unknown`). A run that dies in between leaves a `pending` that the next run reads as
+`unknown`: never re-sent by itself, so a customer never gets the same reminder twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from runner.channels import Channel, Outcome
+from runner.compose import Outgoing
+from runner.schedule import Delivery
+from runner.sendlog import Writer, hashed, new_id
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4
+    base_seconds: float = 1.0
+    max_seconds: float = 60.0
+
+    def delay(self, attempt: int, asked: float | None) -> float:
+        if asked is not None:
+            return min(asked, self.max_seconds)
+        backoff = self.base_seconds * 2 ** (attempt - 1)
+        return min(backoff * random.uniform(0.5, 1.5), self.max_seconds)
+
+
+@dataclass
+class Job:
+    """One delivery through the batch: its message (or why there is none) and what happened."""
+
+    delivery: Delivery
+    message: Outgoing | None
+    error: str = ""
+    delivery_id: str = ""
+    outcome: Outcome | None = None
+    attempts: int = 0
+
+
+def now_stamp() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class Batch:
+    def __init__(self, writer: Writer, channels: dict[str, Channel], run_id: str,
+                 commit: str | None, hash_recipients: bool, retry: RetryPolicy,
+                 progress: Callable[[int, int], None] | None = None) -> None:
+        self.writer = writer
+        self.channels = channels
+        self.run_id = run_id
+        self.commit = commit
+        self.hash_recipients = hash_recipients
+        self.retry = retry
+        self.progress = progress
+        self.finished = 0
+
+    def base(self, job: Job) -> dict[str, Any]:
+        d = job.delivery
+        who: Callable[[str], str] = hashed if self.hash_recipients else (lambda a: a)
+        return {
+            "delivery": job.delivery_id, "date": d.date.isoformat(), "keys": list(d.keys),
+            "customer": d.customer, "invoices": list(d.invoices), "step": d.step,
+            "policy": d.policy, "channel": d.channel, "to": [who(a) for a in d.to],
+            "cc": [who(a) for a in d.cc], "template": d.template, "locale": d.locale,
+            "commit": self.commit, "run": self.run_id,
+        }
+
+    def record_pending(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            job.delivery_id = new_id()
+            if job.message is not None:
+                self.writer.append({**self.base(job), "status": "pending", "at": now_stamp(),
+                                    "subject": job.message.subject})
+
+    async def send_all(self, jobs: list[Job]) -> None:
+        for channel in {self.channels[j.delivery.channel] for j in jobs if j.message}:
+            await channel.open()
+        try:
+            await asyncio.gather(*(self._one(job, len(jobs)) for job in jobs))
+        finally:
+            for channel in self.channels.values():
+                await channel.close()
+
+    async def _one(self, job: Job, total: int) -> None:
+        if job.message is None:
+            job.outcome = Outcome("failed", reason=job.error)
+            self.writer.append({**self.base(job), "status": "failed", "at": now_stamp(),
+                                "reason": job.error, "attempts": 0, "permanent": True})
+            self._tick(total)
+            return
+        channel = self.channels[job.delivery.channel]
+        outcome = Outcome("retry")
+        while outcome.status == "retry" and job.attempts < self.retry.attempts:
+            if job.attempts:
+                await asyncio.sleep(self.retry.delay(job.attempts, outcome.retry_after))
+            job.attempts += 1
+            try:
+                outcome = await channel.send(job.message)
+            except Exception as exc:  # a bug or an unforeseen library error: may have gone out
+                outcome = Outcome("unknown", reason=f"unexpected error: {type(exc).__name__}: "
+                                                    f"{str(exc)[:200]}")
+        job.outcome = outcome
+        self._record(job, outcome)
+        self._tick(total)
+
+    def _record(self, job: Job, outcome: Outcome) -> None:
+        entry = {**self.base(job), "at": now_stamp(), "attempts": job.attempts}
+        if outcome.status == "sent":
+            entry.update(status="sent", provider_id=outcome.provider_id)
+            if outcome.refused:
+                entry["refused"] = list(outcome.refused)
+        elif outcome.status == "retry":  # gave up: certainly not sent, may be tried next run
+            entry.update(status="failed", reason=outcome.reason, permanent=False)
+        else:
+            entry.update(status=outcome.status, reason=outcome.reason,
+                         permanent=outcome.status == "failed")
+        self.writer.append(entry)
+        for number in outcome.opted_out:
+            self.writer.append({"status": "optout", "at": now_stamp(), "run": self.run_id,
+                                "phone": hashed(number) if self.hash_recipients else number,
+                                "customer": job.delivery.customer,
+                                "reason": "the recipient replied STOP (Twilio 21610)"})
+
+    def _tick(self, total: int) -> None:
+        self.finished += 1
+        if self.progress is not None:
+            self.progress(self.finished, total)
