@@ -17,6 +17,7 @@ from runner import context, ledger, sms
 from runner.errors import Problem
 from runner.model import Customer, Invoice, Policy, Repository, Step, locale_chain
 from runner.repository import Loaded
+from runner.schedule import recipients
 from runner.templates import Renderer, RenderError
 
 
@@ -24,12 +25,15 @@ def cross_references(loaded: Loaded) -> Iterator[Problem]:
     repo = loaded.repo
     src = loaded.sources
     settings_src = src.get(("settings", "settings"))
-    if settings_src and repo.settings.defaults.policy not in repo.policies:
+    policy = repo.settings.defaults.policy
+    if settings_src and policy not in repo.policies and not loaded.was_rejected("policy", policy):
         yield settings_src.problem(
             ("defaults", "policy"), _unknown("policy", repo.settings.defaults.policy, repo.policies)
         )
     for customer in repo.customers.values():
-        if customer.policy not in repo.policies:
+        if customer.policy not in repo.policies and not loaded.was_rejected(
+            "policy", customer.policy
+        ):
             yield src[("customer", customer.id)].problem(
                 ("policy",), _unknown("policy", customer.policy, repo.policies)
             )
@@ -56,9 +60,15 @@ def _unknown(kind: str, name: str, known: Mapping[str, object]) -> str:
 def _invoice(loaded: Loaded, invoice: Invoice) -> Iterator[Problem]:
     repo = loaded.repo
     source = loaded.sources[("invoice", invoice.id)]
-    if invoice.customer not in repo.customers:
+    if invoice.customer not in repo.customers and not loaded.was_rejected(
+        "customer", invoice.customer
+    ):
         yield source.problem(("customer",), _unknown("customer", invoice.customer, repo.customers))
-    if invoice.policy and invoice.policy not in repo.policies:
+    if (
+        invoice.policy
+        and invoice.policy not in repo.policies
+        and not loaded.was_rejected("policy", invoice.policy)
+    ):
         yield source.problem(("policy",), _unknown("policy", invoice.policy, repo.policies))
     if invoice.due < invoice.issued:
         yield source.problem(("due",), f"due ({invoice.due}) is before issued ({invoice.issued})")
@@ -252,6 +262,6 @@ def sample_context(
         )
         repo = replace(repo, invoices={**repo.invoices, invoice.id: invoice})
     day = invoice.due + timedelta(days=step.first_day)
-    recipients = [c for role in step.roles_for(channel) for c in customer.with_role(role)]
+    to, cc = recipients(customer, step, channel)
     locale = name.split("/")[-1].split(".")[0]
-    return context.build(repo, customer, step, [invoice], recipients, locale, day)
+    return context.build(repo, customer, step, [invoice], to, locale, day, cc)

@@ -52,14 +52,16 @@ def compose(repo: Repository, delivery: Delivery, renderer: Renderer, root: Path
     if delivery.channel == "sms":  # numbers that opted out were left out when planning
         to = [c for c in to if c.phone in delivery.to]
     invoices = [repo.invoices[i] for i in delivery.invoices]
-    ctx = context.build(repo, customer, step, invoices, to, delivery.locale, delivery.date)
+    ctx = context.build(repo, customer, step, invoices, to, delivery.locale, delivery.date, cc)
     rendered = renderer.render(delivery.template, delivery.channel, ctx)
     attachments = tuple(
-        root / inv.attachment for inv in invoices
+        root / inv.attachment
+        for inv in invoices
         if inv.attachment and delivery.channel == "email" and (root / inv.attachment).is_file()
     )
-    return Outgoing(delivery, rendered.subject, rendered.text, rendered.html, tuple(to), tuple(cc),
-                    attachments)
+    return Outgoing(
+        delivery, rendered.subject, rendered.text, rendered.html, tuple(to), tuple(cc), attachments
+    )
 
 
 def _header(value: str) -> str:
@@ -73,7 +75,8 @@ def email_message(repo: Repository, out: Outgoing, sent_at: datetime | None = No
     settings = repo.settings
     company = settings.company
     sender = (settings.email.sender if settings.email else None) or formataddr(
-        (company.name, company.email))
+        (company.name, company.email)
+    )
     domain = company.email.rsplit("@", 1)[-1]
     msg = EmailMessage()
     msg["From"] = _header(sender)
@@ -93,8 +96,9 @@ def email_message(repo: Repository, out: Outgoing, sent_at: datetime | None = No
     if out.html:
         msg.add_alternative(out.html, subtype="html")
     for path in out.attachments:
-        msg.add_attachment(path.read_bytes(), maintype="application", subtype="pdf",
-                           filename=path.name)
+        msg.add_attachment(
+            path.read_bytes(), maintype="application", subtype="pdf", filename=path.name
+        )
     return msg
 
 

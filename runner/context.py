@@ -140,11 +140,12 @@ def build(
     customer: Customer,
     step: Step,
     invoices: Sequence[Invoice],
-    recipients: Sequence[Contact],
+    to: Sequence[Contact],
     locale: str,
     day: date,
+    cc: Sequence[Contact] = (),
 ) -> dict[str, Any]:
-    """The template context for one message."""
+    """The template context for one message (`to` first: the person addressed)."""
     settings = repo.settings
     triggering = [invoice_view(repo, inv, day) for inv in invoices]
     open_views = statement(repo, customer, day)
@@ -153,9 +154,9 @@ def build(
     return {
         "company": settings.company,
         "customer": CustomerView(customer.id, customer.name, customer.address, customer.hold),
-        "contact": recipients[0] if recipients else Contact(customer.name, "billing"),
+        "contact": to[0] if to else Contact(customer.name, "billing"),
         "owner": customer.owner,
-        "recipients": list(recipients),
+        "recipients": [*to, *cc],
         "step": StepView(step.id, step.description, step.first_day),
         "invoices": triggering,
         "statement": open_views,

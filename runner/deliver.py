@@ -50,9 +50,16 @@ def now_stamp() -> str:
 
 
 class Batch:
-    def __init__(self, writer: Writer, channels: dict[str, Channel], run_id: str,
-                 commit: str | None, hash_recipients: bool, retry: RetryPolicy,
-                 progress: Callable[[int, int], None] | None = None) -> None:
+    def __init__(
+        self,
+        writer: Writer,
+        channels: dict[str, Channel],
+        run_id: str,
+        commit: str | None,
+        hash_recipients: bool,
+        retry: RetryPolicy,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
         self.writer = writer
         self.channels = channels
         self.run_id = run_id
@@ -66,19 +73,34 @@ class Batch:
         d = job.delivery
         who: Callable[[str], str] = hashed if self.hash_recipients else (lambda a: a)
         return {
-            "delivery": job.delivery_id, "date": d.date.isoformat(), "keys": list(d.keys),
-            "customer": d.customer, "invoices": list(d.invoices), "step": d.step,
-            "policy": d.policy, "channel": d.channel, "to": [who(a) for a in d.to],
-            "cc": [who(a) for a in d.cc], "template": d.template, "locale": d.locale,
-            "commit": self.commit, "run": self.run_id,
+            "delivery": job.delivery_id,
+            "date": d.date.isoformat(),
+            "keys": list(d.keys),
+            "customer": d.customer,
+            "invoices": list(d.invoices),
+            "step": d.step,
+            "policy": d.policy,
+            "channel": d.channel,
+            "to": [who(a) for a in d.to],
+            "cc": [who(a) for a in d.cc],
+            "template": d.template,
+            "locale": d.locale,
+            "commit": self.commit,
+            "run": self.run_id,
         }
 
     def record_pending(self, jobs: list[Job]) -> None:
         for job in jobs:
             job.delivery_id = new_id()
             if job.message is not None:
-                self.writer.append({**self.base(job), "status": "pending", "at": now_stamp(),
-                                    "subject": job.message.subject})
+                self.writer.append(
+                    {
+                        **self.base(job),
+                        "status": "pending",
+                        "at": now_stamp(),
+                        "subject": job.message.subject,
+                    }
+                )
 
     async def send_all(self, jobs: list[Job]) -> None:
         for channel in {self.channels[j.delivery.channel] for j in jobs if j.message}:
@@ -92,8 +114,16 @@ class Batch:
     async def _one(self, job: Job, total: int) -> None:
         if job.message is None:
             job.outcome = Outcome("failed", reason=job.error)
-            self.writer.append({**self.base(job), "status": "failed", "at": now_stamp(),
-                                "reason": job.error, "attempts": 0, "permanent": True})
+            self.writer.append(
+                {
+                    **self.base(job),
+                    "status": "failed",
+                    "at": now_stamp(),
+                    "reason": job.error,
+                    "attempts": 0,
+                    "permanent": True,
+                }
+            )
             self._tick(total)
             return
         channel = self.channels[job.delivery.channel]
@@ -105,8 +135,9 @@ class Batch:
             try:
                 outcome = await channel.send(job.message)
             except Exception as exc:  # a bug or an unforeseen library error: may have gone out
-                outcome = Outcome("unknown", reason=f"unexpected error: {type(exc).__name__}: "
-                                                    f"{str(exc)[:200]}")
+                outcome = Outcome(
+                    "unknown", reason=f"unexpected error: {type(exc).__name__}: {str(exc)[:200]}"
+                )
         job.outcome = outcome
         self._record(job, outcome)
         self._tick(total)
@@ -120,14 +151,21 @@ class Batch:
         elif outcome.status == "retry":  # gave up: certainly not sent, may be tried next run
             entry.update(status="failed", reason=outcome.reason, permanent=False)
         else:
-            entry.update(status=outcome.status, reason=outcome.reason,
-                         permanent=outcome.status == "failed")
+            entry.update(
+                status=outcome.status, reason=outcome.reason, permanent=outcome.status == "failed"
+            )
         self.writer.append(entry)
         for number in outcome.opted_out:
-            self.writer.append({"status": "optout", "at": now_stamp(), "run": self.run_id,
-                                "phone": hashed(number) if self.hash_recipients else number,
-                                "customer": job.delivery.customer,
-                                "reason": "the recipient replied STOP (Twilio 21610)"})
+            self.writer.append(
+                {
+                    "status": "optout",
+                    "at": now_stamp(),
+                    "run": self.run_id,
+                    "phone": hashed(number) if self.hash_recipients else number,
+                    "customer": job.delivery.customer,
+                    "reason": "the recipient replied STOP (Twilio 21610)",
+                }
+            )
 
     def _tick(self, total: int) -> None:
         self.finished += 1

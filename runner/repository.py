@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,13 @@ class Loaded:
     repo: Repository
     problems: list[Problem] = field(default_factory=list)
     sources: dict[tuple[str, str], Source] = field(default_factory=dict)
+    rejected: dict[str, set[str]] = field(default_factory=dict)  # kind -> ids of files in error
+
+    def was_rejected(self, kind: str, name: str) -> bool:
+        """Whether `name` is the id of a file that had errors (so a reference is not 'unknown')."""
+        if kind == "policy" and name == FALLBACK_DEFAULTS.policy and "settings" in self.rejected:
+            return True
+        return name in self.rejected.get(kind, set())
 
     @property
     def errors(self) -> list[Problem]:
@@ -104,7 +111,7 @@ def load(root: Path) -> Loaded:
         invoices[invoice.id] = invoice
         reader.sources[("invoice", invoice.id)] = source
     repo = Repository(settings, customers, invoices, policies, template_names(root))
-    return Loaded(repo, reader.problems, reader.sources)
+    return Loaded(repo, reader.problems, reader.sources, reader.rejected)
 
 
 class _Reader:
@@ -112,6 +119,13 @@ class _Reader:
         self.root = root
         self.problems: list[Problem] = []
         self.sources: dict[tuple[str, str], Source] = {}
+        self.rejected: dict[str, set[str]] = {}
+
+    def reject(self, kind: str, path: str, data: Any = None) -> None:
+        name = data.get("id") if isinstance(data, dict) else None
+        self.rejected.setdefault(kind, set()).add(
+            name if isinstance(name, str) else Path(path).stem
+        )
 
     # -- files -------------------------------------------------------------------------------
 
@@ -129,10 +143,19 @@ class _Reader:
         for path in data_files(self.root, folder):
             doc = self.read(path)
             if doc is None:
+                self.reject(kind, path.name)
                 continue
             if not isinstance(doc.data, dict):
+                self.reject(kind, doc.path)
                 what = "empty" if doc.data is None else "not a mapping of keys to values"
-                self.problems.append(Problem(doc.path, 1, 1, f"file is {what}: expected a {kind}"))
+                self.problems.append(
+                    Problem(
+                        doc.path,
+                        1,
+                        1,
+                        f"file is {what}: expected {'an' if kind[0] in 'aeiou' else 'a'} {kind}",
+                    )
+                )
                 continue
             if kind == "invoice" and "invoices" in doc.data:
                 items = doc.data["invoices"]
@@ -157,7 +180,9 @@ class _Reader:
     ) -> Iterable[tuple[Source, dict[str, Any]]]:
         found = [source.problem(w, m, key=k) for w, k, m in schema.check(kind, data)]
         self.problems.extend(found)
-        if not found:
+        if found:
+            self.reject(kind, source.doc.path, data)
+        else:
             yield source, data
 
     def many(self, folder: str, kind: str, parse: Any) -> dict[str, Any]:
@@ -165,6 +190,7 @@ class _Reader:
         for source, data in self.documents(folder, kind):
             entity = self.guarded(lambda s=source, d=data: parse(s, d))
             if entity is None:
+                self.reject(kind, source.doc.path, data)
                 continue
             if entity.id in out:
                 self.problems.append(
@@ -206,13 +232,14 @@ class _Reader:
         amount = Decimal(str(value).strip()) if isinstance(value, str) else Decimal(value)
         places = get_currency_precision(currency)
         minor = Decimal(1).scaleb(-places)
+        example = amount.quantize(minor, rounding=ROUND_HALF_UP)
         exponent = amount.as_tuple().exponent
         if isinstance(exponent, int) and -exponent > places:
             raise self.fail(
                 source,
                 where,
                 f"{schema.label(where)}: {value} has more decimals than {currency} allows "
-                f'({places}): write it as exact money, e.g. "{amount.quantize(minor)}"',
+                f'({places}): write it as exact money, e.g. "{example}"',
             )
         return amount
 
@@ -232,17 +259,21 @@ class _Reader:
                     "settings.yaml is missing: copy it from the sample repository",
                 )
             )
+            self.rejected["settings"] = {"settings"}
             return placeholder
         doc = self.read(path)
         if doc is None:
+            self.rejected["settings"] = {"settings"}
             return placeholder
         if not isinstance(doc.data, dict):
             self.problems.append(
                 Problem(doc.path, 1, 1, "file is not a mapping: expected settings")
             )
+            self.rejected["settings"] = {"settings"}
             return placeholder
         source = Source(doc)
         if not list(self.checked(source, doc.data, "settings")):
+            self.rejected["settings"] = {"settings"}
             return placeholder
         d = doc.data
         company = d["company"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -40,8 +41,27 @@ def _validator(kind: str) -> Any:
 def check(kind: str, data: Any) -> Iterator[tuple[JsonPath, bool, str]]:
     """Yield (where, points_at_key, message) for every way `data` breaks the schema."""
     validator = _validator(kind)
-    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
-        yield from _explain(error)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path)))
+    findings = [f for error in errors for f in _explain(error)]
+    misspelt = {
+        (where[:-1], _closest(where[-1], error.schema.get("properties", {})))
+        for error in errors
+        if error.validator == "additionalProperties"
+        for where, _, _ in _explain(error)
+    }
+    for where, key, message in findings:
+        missing = _MISSING.fullmatch(message.split(": ", 1)[-1])
+        if missing and (where, missing.group(1)) in misspelt:
+            continue  # "unknown key 'dew' (did you mean 'due'?)" already says it
+        yield where, key, message
+
+
+_MISSING = re.compile(r"missing required key '(.+)'")
+
+
+def _closest(word: object, choices: Any) -> str | None:
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 # -- formats -------------------------------------------------------------------------------
@@ -158,9 +178,16 @@ _FORMAT_HELP = {
     "currency": "is not an ISO 4217 currency code (e.g. EUR, DKK, USD)",
     "timezone": "is not a time zone (use an IANA name, e.g. Europe/Copenhagen)",
     "email": "is not a valid e-mail address",
-    "phone": "is not a valid phone number (write it in international form, e.g. +45 20 00 00 00)",
+    "phone": "is not a valid phone number (write it in international form, e.g. +45 20 12 34 56)",
     "locale": "is not a known locale (e.g. en, da, da_DK, pl, zh, fa)",
     "country": "is not a country the holiday calendar knows (use an ISO code, e.g. DK, PL, CN)",
+}
+
+_FORMAT_NAMES = {
+    "date": "a date (write YYYY-MM-DD, e.g. 2026-10-31)",
+    "money": 'an amount (e.g. "1250.00")',
+    "email": "an e-mail address",
+    "phone": "a phone number in international form",
 }
 
 _TYPE_NAMES = {
@@ -223,6 +250,9 @@ def _explain(error: Any) -> Iterator[tuple[JsonPath, bool, str]]:
         wanted = error.validator_value
         wanted_list = wanted if isinstance(wanted, list) else [wanted]
         expected = " or ".join(_TYPE_NAMES.get(str(w), str(w)) for w in wanted_list)
+        form = error.schema.get("format")
+        if form in _FORMAT_NAMES:
+            expected = _FORMAT_NAMES[form]
         hint = ""
         if "string" in wanted_list and isinstance(value, bool):
             hint = " (YAML reads yes/no/on/off/NO as true or false: put the value in quotes)"

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 
-
 @dataclass(frozen=True)
 class Entry:
     raw: dict[str, Any]

@@ -6,17 +6,32 @@ Two environments over the same loader do that, so no template has to remember to
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import re
 import traceback
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from jinja2 import BaseLoader, StrictUndefined, TemplateError, TemplateSyntaxError, pass_context
+from jinja2 import (
+    BaseLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateSyntaxError,
+    Undefined,
+    UndefinedError,
+    pass_context,
+)
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "yi"})
+# Babel puts (narrow) no-break spaces in amounts; GSM-7 has no such character and one of them
+# would switch a whole SMS to UCS-2 (70 instead of 160 characters per segment).
+SMS_SPACES = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2009": " "})
+BLOCK_TAGS = ("if", "for", "block", "macro", "call", "filter", "with", "autoescape", "raw")
 
 
 class RenderError(Exception):
@@ -50,34 +65,40 @@ def _locale(ctx: Context) -> str:
     return locale
 
 
+def _defined(value: Any) -> Any:
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()  # raises the UndefinedError that names the variable
+    return value
+
+
 @pass_context
 def _money(ctx: Context, amount: Decimal | int | str, currency: str) -> str:
     from babel.numbers import format_currency
 
-    return str(format_currency(Decimal(amount), currency, locale=_locale(ctx)))
+    value = Decimal(_defined(amount))
+    return str(format_currency(value, _defined(currency), locale=_locale(ctx)))
 
 
 @pass_context
 def _date(ctx: Context, day: date, form: str = "long") -> str:
     from babel.dates import format_date
 
-    return str(format_date(day, format=form, locale=_locale(ctx)))
+    return str(format_date(_defined(day), format=form, locale=_locale(ctx)))
 
 
 @pass_context
 def _percent(ctx: Context, value: Decimal | int) -> str:
     from babel.numbers import format_percent
 
-    return str(
-        format_percent(Decimal(value) / 100, locale=_locale(ctx), decimal_quantization=False)
-    )
+    share = Decimal(_defined(value)) / 100
+    return str(format_percent(share, locale=_locale(ctx), decimal_quantization=False))
 
 
 @pass_context
 def _number(ctx: Context, value: Decimal | int) -> str:
     from babel.numbers import format_decimal
 
-    return str(format_decimal(value, locale=_locale(ctx)))
+    return str(format_decimal(_defined(value), locale=_locale(ctx)))
 
 
 def _environment(loader: BaseLoader, autoescape: bool) -> ImmutableSandboxedEnvironment:
@@ -103,52 +124,141 @@ class Renderer:
 
     def render(self, name: str, channel: str, context: dict[str, Any]) -> Rendered:
         try:
-            if channel == "email":
-                text_blocks = self._blocks(self.plain, name, context)
-                html_blocks = self._blocks(self.html, name, context)
-                subject = " ".join(text_blocks.get("subject", "").split())
-                return Rendered(
-                    subject, text_blocks.get("text", "").strip() + "\n", html_blocks.get("html")
-                )
-            if channel == "letter":
-                page = self.html.get_template(name).render(context)
-                return Rendered(_first_heading(page), page, page)
-            body = self.plain.get_template(name).render(context).strip()
-            subject = body.splitlines()[0] if body else ""
-            return Rendered(subject, body + "\n")
+            return self._render(name, channel, context)
         except TemplateSyntaxError as exc:
-            raise RenderError(
-                exc.filename or name, exc.lineno or 1, exc.message or str(exc)
-            ) from exc
+            raise _syntax(exc, name, self.plain) from exc
+        except UndefinedError as exc:
+            raise _located(exc, name, _undefined_message(str(exc), context)) from exc
         except TemplateError as exc:
             raise _located(exc, name, str(exc)) from exc
         except (ArithmeticError, TypeError, ValueError, AttributeError, LookupError) as exc:
             raise _located(exc, name, f"{type(exc).__name__}: {exc}") from exc
 
+    def _render(self, name: str, channel: str, context: dict[str, Any]) -> Rendered:
+        if channel == "email":
+            text_blocks = _blocks(self.plain, name, context)
+            html_blocks = _blocks(self.html, name, context)
+            subject = " ".join(text_blocks.get("subject", "").split())
+            text = text_blocks.get("text", "").strip() + "\n"
+            return Rendered(subject, text, html_blocks.get("html"))
+        if channel == "letter":
+            page = _whole(self.html, name, context)
+            return Rendered(_title(page), page, page)
+        body = _whole(self.plain, name, context).strip()
+        if channel == "sms":
+            body = body.translate(SMS_SPACES)
+        subject = body.splitlines()[0] if body else ""
+        return Rendered(subject, body + "\n")
+
     def check_syntax(self, name: str) -> None:
         try:
             self.plain.get_template(name)
         except TemplateSyntaxError as exc:
-            raise RenderError(
-                exc.filename or name, exc.lineno or 1, exc.message or str(exc)
-            ) from exc
+            raise _syntax(exc, name, self.plain) from exc
 
-    @staticmethod
-    def _blocks(
-        env: ImmutableSandboxedEnvironment, name: str, context: dict[str, Any]
-    ) -> dict[str, str]:
-        template = env.get_template(name)
+
+def _whole(env: ImmutableSandboxedEnvironment, name: str, context: dict[str, Any]) -> str:
+    return env.get_template(name).render(context)
+
+
+def _blocks(
+    env: ImmutableSandboxedEnvironment, name: str, context: dict[str, Any]
+) -> dict[str, str]:
+    template = env.get_template(name)
+    try:
         ctx = template.new_context(context)
         for _ in template.root_render_func(ctx):  # runs the layout so inherited blocks register
             pass
         return {block: "".join(funcs[0](ctx)) for block, funcs in ctx.blocks.items()}
+    except Exception:
+        env.handle_exception()  # re-raises with the traceback pointing at template lines
+        raise
 
 
-def _first_heading(page: str) -> str:
-    import re
-
+def _title(page: str) -> str:
     match = re.search(r"<title>(.*?)</title>", page, re.S)
     return " ".join(match.group(1).split()) if match else ""
+
+
+# -- errors a template author can act on ------------------------------------------------------
+
+
+def _syntax(exc: TemplateSyntaxError, name: str, env: ImmutableSandboxedEnvironment) -> RenderError:
+    template = exc.filename or name
+    message = exc.message or str(exc)
+    line = exc.lineno or 1
+    innermost = re.search(r"innermost block that needs to be closed is '(\w+)'", message)
+    if innermost and exc.source:
+        opened = _unclosed(exc.source, innermost.group(1), line)
+        if opened:
+            tag = innermost.group(1)
+            return RenderError(
+                template,
+                opened,
+                f"'{{% {tag} %}}' is not closed: add '{{% end{tag} %}}' before line {line}",
+            )
+    return RenderError(template, line, message)
+
+
+def _unclosed(source: str, tag: str, before: int) -> int | None:
+    """Line of the innermost `{% tag %}` still open at line `before`."""
+    stack: list[tuple[str, int]] = []
+    for match in re.finditer(r"{%-?\s*(end)?(\w+)", source):
+        line = source.count("\n", 0, match.start()) + 1
+        if line >= before:
+            break
+        word = match.group(2)
+        if match.group(1) and stack and stack[-1][0] == word:
+            stack.pop()
+        elif not match.group(1) and word in BLOCK_TAGS:
+            stack.append((word, line))
+    for word, line in reversed(stack):
+        if word == tag:
+            return line
+    return None
+
+
+VIEW_NAMES = {
+    "InvoiceView": "an invoice",
+    "CustomerView": "the customer",
+    "Contact": "a contact",
+    "Company": "the company",
+    "StepView": "the step",
+    "PaymentView": "payment",
+    "Money": "an amount",
+    "PromiseView": "a promise",
+    "InstallmentView": "an installment",
+    "DiscountOffer": "a discount",
+}
+
+
+def _undefined_message(message: str, context: dict[str, Any]) -> str:
+    name = re.fullmatch(r"'(\w+)' is undefined", message)
+    if name:
+        return message + _suggest(name.group(1), context)
+    attribute = re.fullmatch(r"'(?:[\w.]+\.)?(\w+) object' has no attribute '(\w+)'", message)
+    if attribute:
+        cls, attr = attribute.groups()
+        fields = [
+            f.name
+            for v in _values(context)
+            if type(v).__name__ == cls and dataclasses.is_dataclass(v)
+            for f in dataclasses.fields(v)
+        ]
+        return f"{VIEW_NAMES.get(cls, cls)} has no '{attr}'" + _suggest(attr, fields)
+    return message
+
+
+def _values(context: dict[str, Any]) -> list[Any]:
+    found: list[Any] = []
+    for value in context.values():
+        found.extend(value if isinstance(value, list) else [value])
+    return found
+
+
+def _suggest(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(word, list(dict.fromkeys(choices)), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _located(exc: BaseException, name: str, message: str) -> RenderError:

@@ -38,18 +38,23 @@ def sms_credentials(repo: Repository) -> tuple[str, str] | None:
 
 
 def choose(repo: Repository, transport: str, outbox: Path) -> dict[str, Channel]:
-    channels: dict[str, Channel] = {name: Outbox(name, repo, outbox)
-                                    for name in ("email", "sms", "letter", "task")}
+    channels: dict[str, Channel] = {
+        name: Outbox(name, repo, outbox) for name in ("email", "sms", "letter", "task")
+    }
     if transport == "outbox":
         return channels
     email = email_credentials(repo)
     sms = sms_credentials(repo)
     if transport == "live" and email is None and repo.settings.email is not None:
-        raise NudgeError("--transport live: e-mail credentials are not in the environment (set "
-                         f"{repo.settings.email.username_env} and {repo.settings.email.password_env})")
+        raise NudgeError(
+            "--transport live: e-mail credentials are not in the environment (set "
+            f"{repo.settings.email.username_env} and {repo.settings.email.password_env})"
+        )
     if transport == "live" and sms is None and repo.settings.sms is not None:
-        raise NudgeError("--transport live: Twilio credentials are not in the environment (set "
-                         f"{repo.settings.sms.account_sid_env} and {repo.settings.sms.auth_token_env})")
+        raise NudgeError(
+            "--transport live: Twilio credentials are not in the environment (set "
+            f"{repo.settings.sms.account_sid_env} and {repo.settings.sms.auth_token_env})"
+        )
     if email is not None and repo.settings.email is not None:
         from runner.channels.smtp import Smtp
 

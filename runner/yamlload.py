@@ -99,10 +99,15 @@ def read_text(path: Path, rel: str) -> str:
             f"file is {size / 1024 / 1024:.1f} MiB; Nudge reads data files of at most "
             f"{MAX_FILE_BYTES // 1024 // 1024} MiB: split it into several files"
         )
+    data = path.read_bytes()
     try:
-        return path.read_text(encoding="utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise YamlProblem(f"file is not UTF-8 text (byte {exc.start}): save it as UTF-8") from exc
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise YamlProblem(
+            f"file is not UTF-8 text (byte {exc.start}): save it as UTF-8", line, col
+        ) from exc
 
 
 def parse(text: str) -> Any:
@@ -115,15 +120,42 @@ def parse(text: str) -> Any:
             exc.line, exc.col = _first_alias(text)
         raise
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        message, mark = _explain(exc)
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or "cannot be read"
-        context = f" {exc.context}" if exc.context else ""
-        raise YamlProblem(f"invalid YAML: {problem}{context}", line, col) from exc
+        raise YamlProblem(f"invalid YAML: {message}", line, col) from exc
     except yaml.YAMLError as exc:
         raise YamlProblem(f"invalid YAML: {exc}") from exc
     finally:
         loader.dispose()
+
+
+def _explain(exc: yaml.MarkedYAMLError) -> tuple[str, Any]:
+    """libyaml's words, turned into what to do, and the place where it can be done."""
+    problem = exc.problem or "cannot be read"
+    context = exc.context or ""
+    if "flow sequence" in context or "flow mapping" in context:
+        bracket, closing = ("[", "]") if "sequence" in context else ("{", "}")
+        return (
+            f"the '{bracket}' opened here is never closed: add the missing '{closing}'",
+            exc.context_mark or exc.problem_mark,
+        )
+    if "tab" in problem:
+        return "a tab character: YAML indents with spaces only", exc.problem_mark
+    if (
+        "expected '-' indicator" in problem
+        or "expected key" in problem
+        or "mapping values are not allowed" in problem
+    ):
+        return (
+            "wrong indentation: line this up with the lines above it (a key at the same "
+            "level starts in the same column)"
+        ), exc.problem_mark
+    if "expected alphabetic or numeric character" in problem and "alias" in context:
+        return "'*' starts an alias, which Nudge does not allow: put the text in quotes", (
+            exc.problem_mark
+        )
+    words = f"{problem} {context}".strip()
+    return words, exc.problem_mark or exc.context_mark
 
 
 def _first_alias(text: str) -> tuple[int, int]:

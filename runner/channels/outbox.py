@@ -39,7 +39,9 @@ class Outbox:
         return Outcome("sent", provider_id=f"outbox:{path.relative_to(self.folder).as_posix()}")
 
     def path_for(self, message: Outgoing) -> Path:
-        suffix = {"email": ".eml", "task": ".eml", "sms": ".txt", "letter": ".html"}[message.channel]
+        suffix = {"email": ".eml", "task": ".eml", "sms": ".txt", "letter": ".html"}[
+            message.channel
+        ]
         day = message.delivery.date.isoformat()
         if message.channel == "letter":
             return self.folder / "letters" / day / outbox_name(message, suffix)

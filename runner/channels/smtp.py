@@ -26,8 +26,14 @@ class SmtpConfigError(NudgeError):
 
 
 class Smtp:
-    def __init__(self, name: str, repo: Repository, settings: EmailSettings,
-                 username: str | None, password: str | None) -> None:
+    def __init__(
+        self,
+        name: str,
+        repo: Repository,
+        settings: EmailSettings,
+        username: str | None,
+        password: str | None,
+    ) -> None:
         self.name = name
         self.repo = repo
         self.settings = settings
@@ -43,7 +49,9 @@ class Smtp:
     def _client(self) -> aiosmtplib.SMTP:
         s = self.settings
         return aiosmtplib.SMTP(
-            hostname=s.host, port=s.port, timeout=s.timeout,
+            hostname=s.host,
+            port=s.port,
+            timeout=s.timeout,
             use_tls=s.security == "tls",
             start_tls=True if s.security == "starttls" else False,
         )
@@ -86,7 +94,9 @@ class Smtp:
                 await _drop(client)
             return outcome
 
-    async def _transaction(self, client: aiosmtplib.SMTP, message: Outgoing) -> tuple[Outcome, bool]:
+    async def _transaction(
+        self, client: aiosmtplib.SMTP, message: Outgoing
+    ) -> tuple[Outcome, bool]:
         msg = email_message(self.repo, message, datetime.now(UTC))
         sender = self.repo.settings.company.email
         recipients = envelope(message, self.settings.bcc)
@@ -105,12 +115,17 @@ class Smtp:
                     refused.append(f"{rcpt}: {exc.code} {exc.message}")
             if not accepted:
                 await client.rset()
-                return Outcome("failed", reason="all recipients refused: " + "; ".join(refused)), True
+                return Outcome(
+                    "failed", reason="all recipients refused: " + "; ".join(refused)
+                ), True
             data_sent = True
             response = await client.data(msg.as_bytes(policy=WIRE_POLICY))
-            return Outcome("sent", provider_id=response.message.strip()[:200] or msg["Message-ID"],
-                           refused=tuple(refused),
-                           reason="; ".join(f"refused {r}" for r in refused)), True
+            return Outcome(
+                "sent",
+                provider_id=response.message.strip()[:200] or msg["Message-ID"],
+                refused=tuple(refused),
+                reason="; ".join(f"refused {r}" for r in refused),
+            ), True
         except aiosmtplib.SMTPResponseException as exc:
             transient = 400 <= exc.code < 500
             status = "retry" if transient else "failed"
@@ -118,9 +133,13 @@ class Smtp:
             return Outcome(status, reason=f"{exc.code} {exc.message}"), reusable
         except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
             if data_sent:
-                return Outcome("unknown", reason=f"connection lost after the message data was "
-                                                 f"sent: {_describe(exc)}"), False
-            return Outcome("retry", reason=f"connection lost before sending: {_describe(exc)}"), False
+                return Outcome(
+                    "unknown",
+                    reason=f"connection lost after the message data was sent: {_describe(exc)}",
+                ), False
+            return Outcome(
+                "retry", reason=f"connection lost before sending: {_describe(exc)}"
+            ), False
 
     async def close(self) -> None:
         for client in self.open_connections:

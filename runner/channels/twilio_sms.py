@@ -15,13 +15,22 @@ from runner.compose import Outgoing
 from runner.model import SmsSettings
 
 OPTED_OUT = 21610
-PERMANENT_CODES = {21211: "invalid phone number", 21614: "not a mobile number",
-                   OPTED_OUT: "the recipient opted out (STOP)"}
+PERMANENT_CODES = {
+    21211: "invalid phone number",
+    21614: "not a mobile number",
+    OPTED_OUT: "the recipient opted out (STOP)",
+}
 
 
 class TwilioSms:
-    def __init__(self, name: str, settings: SmsSettings, account_sid: str, auth_token: str,
-                 timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        settings: SmsSettings,
+        account_sid: str,
+        auth_token: str,
+        timeout: float = 30.0,
+    ) -> None:
         self.name = name
         self.settings = settings
         self.account_sid = account_sid
@@ -61,8 +70,9 @@ class TwilioSms:
                 self.last_headers = dict(response.headers or {})
                 return response
 
-        client = Client(self.account_sid, self.auth_token,
-                        http_client=Remembering(timeout=self.timeout))
+        client = Client(
+            self.account_sid, self.auth_token, http_client=Remembering(timeout=self.timeout)
+        )
         if self.settings.api_base:
             client.api.base_url = self.settings.api_base.rstrip("/")
         return client
@@ -88,8 +98,9 @@ class TwilioSms:
                 return Outcome("retry", reason="cannot connect to Twilio")
             return Outcome("unknown", reason="connection lost after the request was sent")
         except requests.exceptions.Timeout:
-            return Outcome("unknown", reason="Twilio did not answer in time after the request "
-                                             "was sent")
+            return Outcome(
+                "unknown", reason="Twilio did not answer in time after the request was sent"
+            )
         return Outcome("sent", provider_id=str(created.sid))
 
 
@@ -104,8 +115,10 @@ def _before_request(exc: BaseException) -> bool:
             return True
         reason = getattr(current, "reason", None)
         args = getattr(current, "args", ())
-        current = reason if isinstance(reason, BaseException) else (
-            args[0] if args and isinstance(args[0], BaseException) else current.__cause__
+        current = (
+            reason
+            if isinstance(reason, BaseException)
+            else (args[0] if args and isinstance(args[0], BaseException) else current.__cause__)
         )
     return False
 
@@ -121,8 +134,7 @@ def _classify(exc: Any, number: str, headers: dict[str, str]) -> Outcome:
         return Outcome("unknown", reason=detail + " (after the request was sent)")
     if code in PERMANENT_CODES:
         detail = f"{number}: {PERMANENT_CODES[code]} ({detail})"
-    return Outcome("failed", reason=detail,
-                   opted_out=(number,) if code == OPTED_OUT else ())
+    return Outcome("failed", reason=detail, opted_out=(number,) if code == OPTED_OUT else ())
 
 
 def _seconds(value: str | None) -> float | None:
@@ -140,11 +152,21 @@ def _combine(done: dict[str, str], results: list[Outcome]) -> Outcome:
     for status in ("unknown", "retry"):
         worst = next((r for r in failed if r.status == status), None)
         if worst is not None:
-            return Outcome(status, reason=worst.reason, retry_after=worst.retry_after,
-                           opted_out=opted, provider_id=",".join(done.values()))
+            return Outcome(
+                status,
+                reason=worst.reason,
+                retry_after=worst.retry_after,
+                opted_out=opted,
+                provider_id=",".join(done.values()),
+            )
     if done:
-        return Outcome("sent", provider_id=",".join(done.values()), opted_out=opted,
-                       refused=tuple(r.reason for r in failed),
-                       reason="; ".join(r.reason for r in failed))
-    return Outcome("failed", reason="; ".join(r.reason for r in failed) or "no recipient",
-                   opted_out=opted)
+        return Outcome(
+            "sent",
+            provider_id=",".join(done.values()),
+            opted_out=opted,
+            refused=tuple(r.reason for r in failed),
+            reason="; ".join(r.reason for r in failed),
+        )
+    return Outcome(
+        "failed", reason="; ".join(r.reason for r in failed) or "no recipient", opted_out=opted
+    )

@@ -19,19 +19,30 @@ from runner.sendlog import LogIndex, Writer
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     workspace.add_today(parser)
-    parser.add_argument("--dry-run", action="store_true",
-                        help="show what would be sent; send nothing, write nothing")
-    parser.add_argument("--transport", choices=("auto", "outbox", "live"), default="auto",
-                        help="outbox: write messages to outbox/; live: send them; auto (default): "
-                             "live where credentials are in the environment, else outbox")
-    parser.add_argument("--only", metavar="CUSTOMER", action="append",
-                        help="only this customer (repeatable)")
-    parser.add_argument("--outbox", type=Path, default=None,
-                        help="where outbox messages go (default: ROOT/outbox)")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show what would be sent; send nothing, write nothing",
+    )
+    parser.add_argument(
+        "--transport",
+        choices=("auto", "outbox", "live"),
+        default="auto",
+        help="outbox: write messages to outbox/; live: send them; auto (default): "
+        "live where credentials are in the environment, else outbox",
+    )
+    parser.add_argument(
+        "--only", metavar="CUSTOMER", action="append", help="only this customer (repeatable)"
+    )
+    parser.add_argument(
+        "--outbox", type=Path, default=None, help="where outbox messages go (default: ROOT/outbox)"
+    )
     parser.add_argument("--commit", action="store_true", help="commit the send log afterwards")
-    parser.add_argument("--push", action="store_true",
-                        help="commit and push the log: pending entries before sending, "
-                             "outcomes after")
+    parser.add_argument(
+        "--push",
+        action="store_true",
+        help="commit and push the log: pending entries before sending, outcomes after",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,8 +76,14 @@ def _compose(loaded: Loaded, root: Path, today_plan: Plan) -> list[Job]:
     jobs = []
     for delivery in today_plan.deliveries:
         if not delivery.to:
-            jobs.append(Job(delivery, None, f"nobody to send {delivery.channel} to (no contact "
-                                            "with an address for the step's roles, or opted out)"))
+            jobs.append(
+                Job(
+                    delivery,
+                    None,
+                    f"nobody to send {delivery.channel} to (no contact "
+                    "with an address for the step's roles, or opted out)",
+                )
+            )
             continue
         try:
             jobs.append(Job(delivery, compose(loaded.repo, delivery, renderer, root)))
@@ -115,32 +132,50 @@ class Summary:
         tasks = [j for j in self.jobs if j.delivery.channel == "task" and j.message]
         if tasks:
             out.append("Tasks for our people:")
-            out += [f"  - {j.message.subject} ({', '.join(j.delivery.to)})" for j in tasks
-                    if j.message]
+            out += [
+                f"  - {j.message.subject} ({', '.join(j.delivery.to)})" for j in tasks if j.message
+            ]
         skipped = Counter(d.status for d in self.plan.with_status("superseded", "missed"))
         if skipped:
-            out.append("Not sent: " + ", ".join(f"{n} {s}" for s, n in sorted(skipped.items()))
-                       + " (after missed runs; recorded in the log)")
+            out.append(
+                "Not sent: "
+                + ", ".join(f"{n} {s}" for s, n in sorted(skipped.items()))
+                + " (after missed runs; recorded in the log)"
+            )
         if self.log.unknown:
-            out.append(f"Needs a person: {len(self.log.unknown)} earlier message(s) with unknown "
-                       "outcome (see `nudge report`); they are not re-sent automatically")
+            out.append(
+                f"Needs a person: {len(self.log.unknown)} earlier message(s) with unknown "
+                "outcome (see `nudge report`); they are not re-sent automatically"
+            )
         return out
 
     def markdown(self) -> str:
-        lines = [f"### Nudge: {self.headline()}", "", "| outcome | channel | customer | step | "
-                 "invoices | note |", "|---|---|---|---|---|---|"]
+        lines = [
+            f"### Nudge: {self.headline()}",
+            "",
+            "| outcome | channel | customer | step | invoices | note |",
+            "|---|---|---|---|---|---|",
+        ]
         for job in self.jobs:
             status = job.outcome.status if job.outcome else "failed"
             reason = (job.outcome.reason if job.outcome else job.error).replace("|", "\\|")
             d = job.delivery
-            lines.append(f"| {status} | {d.channel} | {d.customer} | {d.step} | "
-                         f"{', '.join(d.invoices)} | {reason} |")
-        rest = self.lines()[1 + len(self.jobs):]
+            lines.append(
+                f"| {status} | {d.channel} | {d.customer} | {d.step} | "
+                f"{', '.join(d.invoices)} | {reason} |"
+            )
+        rest = self.lines()[1 + len(self.jobs) :]
         return "\n".join(lines + [""] + rest) + "\n"
 
 
-def _send(args: argparse.Namespace, loaded: Loaded, log: LogIndex, today_plan: Plan,
-          jobs: list[Job], before_send: object) -> Summary:
+def _send(
+    args: argparse.Namespace,
+    loaded: Loaded,
+    log: LogIndex,
+    today_plan: Plan,
+    jobs: list[Job],
+    before_send: object,
+) -> Summary:
     from runner import transports
 
     root: Path = args.root
@@ -149,8 +184,15 @@ def _send(args: argparse.Namespace, loaded: Loaded, log: LogIndex, today_plan: P
     writer = Writer(root, today_plan.today)
     try:
         _record_skipped(writer, today_plan, transports.run_id(), transports.config_commit(root))
-        batch = Batch(writer, channels, transports.run_id(), transports.config_commit(root),
-                      repo.settings.hash_recipients, transports.retry_policy(), _progress())
+        batch = Batch(
+            writer,
+            channels,
+            transports.run_id(),
+            transports.config_commit(root),
+            repo.settings.hash_recipients,
+            transports.retry_policy(),
+            _progress(),
+        )
         batch.record_pending(jobs)
         if callable(before_send):
             before_send()
@@ -168,10 +210,21 @@ def _send(args: argparse.Namespace, loaded: Loaded, log: LogIndex, today_plan: P
 
 def _record_skipped(writer: Writer, today_plan: Plan, run_id: str, commit: str | None) -> None:
     for d in today_plan.with_status("superseded", "missed"):
-        writer.append({"status": d.status, "at": now_stamp(), "date": today_plan.today.isoformat(),
-                       "keys": [d.key], "customer": d.customer, "invoices": [d.invoice],
-                       "step": d.step, "channel": d.channel, "reason": d.reason, "run": run_id,
-                       "commit": commit})
+        writer.append(
+            {
+                "status": d.status,
+                "at": now_stamp(),
+                "date": today_plan.today.isoformat(),
+                "keys": [d.key],
+                "customer": d.customer,
+                "invoices": [d.invoice],
+                "step": d.step,
+                "channel": d.channel,
+                "reason": d.reason,
+                "run": run_id,
+                "commit": commit,
+            }
+        )
 
 
 def _progress():  # type: ignore[no-untyped-def]
@@ -180,8 +233,12 @@ def _progress():  # type: ignore[no-untyped-def]
 
     def show(done: int, total: int) -> None:
         if total >= 20:
-            print(f"\r{done}/{total} messages", end="" if done < total else "\n",
-                  file=sys.stderr, flush=True)
+            print(
+                f"\r{done}/{total} messages",
+                end="" if done < total else "\n",
+                file=sys.stderr,
+                flush=True,
+            )
 
     return show
 
@@ -189,8 +246,10 @@ def _progress():  # type: ignore[no-untyped-def]
 def _dry_run(today_plan: Plan, jobs: list[Job]) -> str:
     if not jobs:
         return f"dry run: nothing to send ({today_plan.today})"
-    lines = [f"dry run: {len(jobs)} message(s) would be sent ({today_plan.today}); nothing sent, "
-             "nothing written"]
+    lines = [
+        f"dry run: {len(jobs)} message(s) would be sent ({today_plan.today}); nothing sent, "
+        "nothing written"
+    ]
     for job in jobs:
         d = job.delivery
         what = job.message.subject if job.message else f"NOT SENDABLE: {job.error}"
