@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime, time
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
-from datetime import datetime, time
 from pathlib import Path
 
 from runner import context

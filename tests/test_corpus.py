@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from conftest import nudge
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
@@ -29,10 +28,10 @@ def _huge_export(repo: Path) -> None:
     item = (
         "  - id: INV-{n}\n"
         "    customer: acme\n"
-        "    description: \"Consulting, {pad}\"\n"
+        '    description: "Consulting, {pad}"\n'
         "    issued: 2026-10-01\n"
         "    due: 2026-10-31\n"
-        "    amount: \"100.00\"\n"
+        '    amount: "100.00"\n'
     )
     parts = [head]
     size = len(head)

@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from runner import workspace
-from runner.deliver import Batch, Job, RetryPolicy, now_stamp
+from runner.deliver import Batch, Job, now_stamp
 from runner.errors import NudgeError
 from runner.repository import Loaded
 from runner.schedule import Plan, plan
@@ -165,7 +165,7 @@ class Summary:
                 f"{', '.join(d.invoices)} | {reason} |"
             )
         rest = self.lines()[1 + len(self.jobs) :]
-        return "\n".join(lines + [""] + rest) + "\n"
+        return "\n".join([*lines, "", *rest]) + "\n"
 
 
 def _send(
