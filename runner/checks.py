@@ -37,6 +37,19 @@ def cross_references(loaded: Loaded) -> Iterator[Problem]:
             yield src[("customer", customer.id)].problem(
                 ("policy",), _unknown("policy", customer.policy, repo.policies)
             )
+    payment = repo.settings.payment
+    if settings_src and not (
+        payment.link
+        or payment.iban
+        or payment.account
+        or any(text for _, text in payment.instructions)
+    ):
+        yield settings_src.problem(
+            ("company",),
+            "settings.yaml says nowhere how to pay: add "
+            "payment.link, payment.iban or payment.instructions (every "
+            "message includes them)",
+        )
     for invoice in repo.invoices.values():
         yield from _invoice(loaded, invoice)
     pairs = list(_customer_policies(repo))
@@ -263,5 +276,5 @@ def sample_context(
         repo = replace(repo, invoices={**repo.invoices, invoice.id: invoice})
     day = invoice.due + timedelta(days=step.first_day)
     to, cc = recipients(customer, step, channel)
-    locale = name.split("/")[-1].split(".")[0]
+    locale = customer.locale
     return context.build(repo, customer, step, [invoice], to, locale, day, cc)

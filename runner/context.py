@@ -67,6 +67,7 @@ class CustomerView:
     name: str
     address: tuple[str, ...]
     hold: bool
+    contacts: tuple[Contact, ...]
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,9 @@ def build(
     payment = settings.payment
     return {
         "company": settings.company,
-        "customer": CustomerView(customer.id, customer.name, customer.address, customer.hold),
+        "customer": CustomerView(
+            customer.id, customer.name, customer.address, customer.hold, customer.contacts
+        ),
         "contact": to[0] if to else Contact(customer.name, "billing"),
         "owner": customer.owner,
         "recipients": [*to, *cc],

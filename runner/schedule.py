@@ -481,7 +481,7 @@ def _delivery(
         to=tuple(address(c, channel) for c in to),
         cc=tuple(address(c, channel) for c in cc),
         template=template,
-        locale=template.split("/")[-1].split(".")[0] if "/" in template else customer.locale,
+        locale=customer.locale,
         reason=reasons,
         total_due=total,
         currency=first.currency,
