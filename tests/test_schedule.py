@@ -10,12 +10,13 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from builders import CUSTOMER, customer, invoice, paid, policy, repo, step
 
 from runner import schedule
 from runner.model import Calendar, Installment, Promise
 from runner.schedule import noon
 from runner.sendlog import Entry, LogIndex, index
+
+from builders import CUSTOMER, customer, invoice, paid, policy, repo, step
 
 DUE = date(2026, 3, 2)  # a Monday
 EMPTY = index([])

@@ -11,10 +11,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT
 from runner import calendar, repository, schedule, sendlog
 from runner.model import Invoice, Payment, Repository
 from runner.sendlog import Entry
+
+from conftest import ROOT
 
 SAMPLE = repository.load(Path(ROOT)).repo
 
