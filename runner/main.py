@@ -16,6 +16,8 @@ COMMANDS = {
     "schema": "print the JSON Schema of a kind of file",
     "plan": "show what would be sent today (or over the next days), and why",
     "run": "send what is due (or write it to outbox/), and log it",
+    "backtest": "replay a past period day by day: what each step would have sent and achieved",
+    "test": "run the policy test cases in policies/tests/",
 }
 
 

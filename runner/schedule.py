@@ -275,7 +275,9 @@ def _resolve_candidates(
     candidates = [d for d in decisions if d.status == "candidate"]
     best: dict[str, Decision] = {}
     for d in candidates:
-        if _handled_by_note(log, d) or not _in_window(d, policy, today):
+        if _handled_by_note(log, d) or not _in_window(
+            d, policy, today, resumed_on(invoice, customer, today)
+        ):
             continue
         if d.channel not in best or (d.step_index, d.occurrence) > (
             best[d.channel].step_index,
@@ -321,7 +323,7 @@ def _final(
 
     if _handled_by_note(log, d):
         return with_("handled", "a person recorded a contact by hand for it")
-    if not _in_window(d, policy, today):
+    if not _in_window(d, policy, today, resumed_on(invoice, customer, today)):
         return with_(
             "missed",
             f"was due {d.occurrence}, more than {_window(d, policy)} business "
@@ -364,8 +366,22 @@ def _window(d: Decision, policy: Policy) -> int:
     return policy.catch_up if window is None else window
 
 
-def _in_window(d: Decision, policy: Policy, today: date) -> bool:
-    return business_days_between(d.occurrence, today, policy) <= _window(d, policy)
+def _in_window(d: Decision, policy: Policy, today: date, resumed: date | None = None) -> bool:
+    """Recent enough to send: the window counts from the occurrence, or from the day a pause
+    (customer or invoice paused, a promise) that covered it ended."""
+    start = max(d.occurrence, resumed) if resumed is not None else d.occurrence
+    return business_days_between(start, today, policy) <= _window(d, policy)
+
+
+def resumed_on(invoice: Invoice, customer: Customer, today: date) -> date | None:
+    """The day after the last pause that has ended by today, if any."""
+    ends = [
+        customer.paused_until,
+        invoice.paused_until,
+        invoice.promise.date if invoice.promise else None,
+    ]
+    ended = [end for end in ends if end is not None and end < today]
+    return max(ended) + ONE_DAY if ended else None
 
 
 def _handled_by_note(log: LogIndex, d: Decision) -> bool:

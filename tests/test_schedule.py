@@ -364,3 +364,17 @@ def test_the_plan_does_not_depend_on_file_order() -> None:
     backward = run(repo([TWO_STEPS], list(reversed(invoices))), day(5))
     assert forward.deliveries == backward.deliveries
     assert CUSTOMER.id == forward.deliveries[0].customer
+
+
+def test_after_a_pause_the_current_stage_is_sent_at_once() -> None:
+    """A customer who asked for a pause hears the current stage the day it ends, not weeks on."""
+    r = repo([TWO_STEPS], [invoice(promise=Promise(day(9)))])
+    assert run(r, day(9)).deliveries == []  # 'one' (day 3) fell during the promise
+    plan = run(r, day(10))
+    # 'two' is due today anyway; the day after, had there been no 'two', 'one' would go
+    assert due_steps(plan) == [("two", "email", ("INV-1",))]
+    only_one = repo([policy(step("one", at=3), step("two", at=30))],
+                    [invoice(promise=Promise(day(9)))])
+    plan = run(only_one, day(10))
+    assert due_steps(plan) == [("one", "email", ("INV-1",))]
+    assert "the promise to pay by 2026-03-11 was broken" in plan.deliveries[0].reason
