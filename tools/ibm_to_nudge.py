@@ -15,6 +15,7 @@ import shutil
 import sys
 from collections import defaultdict
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +46,7 @@ def convert(csv_path: Path, out: Path) -> Path:
         issued, due, settled = (
             parse_day(row[k]) for k in ("InvoiceDate", "DueDate", "SettledDate")
         )
-        amount = f"{float(row['InvoiceAmount']):.2f}"
+        amount = f"{Decimal(row['InvoiceAmount']):.2f}"
         by_month[f"{issued:%Y-%m}"].append(
             f"  - {{id: IBM-{row['invoiceNumber'].strip()}, customer: {customer}, "
             f'issued: {issued}, due: {due}, amount: "{amount}", currency: USD,\n'
