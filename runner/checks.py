@@ -54,8 +54,8 @@ def cross_references(loaded: Loaded) -> Iterator[Problem]:
         yield from _invoice(loaded, invoice)
     pairs = list(_customer_policies(repo))
     yield from _missing_templates(loaded, pairs)
-    for customer, policy in pairs:
-        yield from _customer_against_policy(loaded, customer, policy)
+    for customer, used in pairs:
+        yield from _customer_against_policy(loaded, customer, used)
 
 
 def _unknown(kind: str, name: str, known: Mapping[str, object]) -> str:

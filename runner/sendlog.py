@@ -3,7 +3,7 @@
 Entry format (one line each; unknown fields are kept and ignored):
 
     {"id": "<unique entry id>", "delivery": "<id shared by a delivery's pending and outcome>",
-     "status": "pending|sent|failed|unknown|superseded|missed|note|resolved|optout|optin",
+     "status": "pending|sent|failed|unknown|cancelled|superseded|missed|note|resolved|optout|optin",
      "at": "2026-11-23T07:13:02Z", "date": "2026-11-23", "keys": ["INV-1/tier-1/2026-11-23/email"],
      "customer": "acme", "invoices": ["INV-1"], "step": "tier-1", "channel": "email",
      "to": [...], "cc": [...], "template": "gentle-tier-1/en.email.j2", "locale": "en",
@@ -103,7 +103,7 @@ def index(entries: Iterable[Entry]) -> LogIndex:
     result = LogIndex()
     for entry in ordered:
         status = entry.status
-        if status in ("pending", "sent", "failed", "unknown", "resolved"):
+        if status in ("pending", "sent", "failed", "unknown", "resolved", "cancelled"):
             previous = latest.get(entry.delivery)
             if status == "pending" and previous is not None:
                 continue  # an outcome or resolution already stands for this delivery
@@ -124,6 +124,8 @@ def index(entries: Iterable[Entry]) -> LogIndex:
         elif status in ("pending", "unknown"):
             result.unknown.append(entry)
             _mark(result, entry, "unknown")
+        elif status == "cancelled":
+            continue  # another run had claimed these keys first: its entries stand for them
         elif status == "sent" or entry.get("permanent", True):
             _mark(result, entry, status)
         # a failure that certainly did not reach anyone (permanent: false) may be tried again
@@ -211,8 +213,6 @@ class Writer:
     def __init__(self, root: Path, day: date) -> None:
         self.path = path_for(root, day)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._repair_torn_tail()
-        self.handle = self.path.open("a", encoding="utf-8")
         self.written: list[dict[str, Any]] = []
 
     def _repair_torn_tail(self) -> None:
@@ -225,14 +225,18 @@ class Writer:
                         tail.write("\n")
 
     def append(self, raw: dict[str, Any]) -> Entry:
+        """Append one line and fsync it. The file is opened per line: git may replace it
+        between two lines (a rebase during --push), and a held handle would write to the old one."""
         import os
 
         raw.setdefault("id", new_id())
-        self.handle.write(json.dumps(raw, ensure_ascii=False, sort_keys=True) + "\n")
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
+        self._repair_torn_tail()
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(raw, ensure_ascii=False, sort_keys=True) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
         self.written.append(raw)
         return Entry(raw)
 
     def close(self) -> None:
-        self.handle.close()
+        return None

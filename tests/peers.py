@@ -221,7 +221,7 @@ class SmtpPeer:
         ok = login == SMTP_USER and password == self.password
         with self.lock:
             self.auth.append((mechanism, login, password, ok))
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
     def _first(self, command: str) -> bool:
         with self.lock:

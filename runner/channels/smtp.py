@@ -42,6 +42,11 @@ class Smtp:
         self.idle: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
         self.slots = asyncio.Semaphore(settings.max_connections)
         self.open_connections: list[aiosmtplib.SMTP] = []
+        # Set when the server cannot be used at all (no STARTTLS, credentials refused): every
+        # later message fails the same way without connecting again, so a wrong password is
+        # tried once, not once per message (servers lock accounts that hammer them).
+        self.broken: str | None = None
+        self.connecting = asyncio.Lock()
 
     async def open(self) -> None:
         return None
@@ -68,7 +73,11 @@ class Smtp:
                 ) from None
             raise
         if self.username is not None and self.password is not None:
-            await client.login(self.username, self.password)
+            try:
+                await client.login(self.username, self.password)
+            except BaseException:
+                client.close()
+                raise
         self.open_connections.append(client)
         return client
 
@@ -78,21 +87,35 @@ class Smtp:
                 client = self.idle.get_nowait()
             except asyncio.QueueEmpty:
                 client = None
-            try:
-                if client is None or not client.is_connected:
-                    client = await self._connect()
-            except SmtpConfigError as exc:
-                return Outcome("failed", reason=str(exc))
-            except aiosmtplib.SMTPAuthenticationError as exc:
-                return Outcome("failed", reason=f"SMTP authentication failed ({exc.code})")
-            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
-                return Outcome("retry", reason=f"cannot connect: {_describe(exc)}")
+            if client is None or not client.is_connected:
+                async with self.connecting:  # one at a time: a broken setup is found out once
+                    if self.broken is not None:
+                        return Outcome("retry", reason=self.broken, retry_after=0.0)
+                    client, outcome = await self._connect_or_say_why()
+                    if client is None:
+                        return outcome
             outcome, reusable = await self._transaction(client, message)
             if reusable:
                 self.idle.put_nowait(client)
             else:
                 await _drop(client)
             return outcome
+
+    async def _connect_or_say_why(self) -> tuple[aiosmtplib.SMTP | None, Outcome]:
+        try:
+            return await self._connect(), Outcome("sent")
+        except SmtpConfigError as exc:
+            self.broken = str(exc)
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            self.broken = (f"SMTP authentication failed ({exc.code}) at {self.settings.host}:"
+                           f"{self.settings.port}: check {self.settings.username_env} and "
+                           f"{self.settings.password_env}")
+        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            return None, Outcome("retry", reason=f"cannot connect: {_describe(exc)}")
+        # Not the message's fault and certainly not sent: `failed` is permanent and would block
+        # the message for good, so it is a retry (failed, permanent: false, once the attempts
+        # are spent) that the next run makes after the server or credentials are fixed.
+        return None, Outcome("retry", reason=self.broken, retry_after=0.0)
 
     async def _transaction(
         self, client: aiosmtplib.SMTP, message: Outgoing

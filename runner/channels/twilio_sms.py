@@ -38,6 +38,7 @@ class TwilioSms:
         self.timeout = timeout
         self.delivered: dict[str, dict[str, str]] = {}  # delivery id -> number -> message sid
         self.slots = asyncio.Semaphore(4)
+        self.broken: str | None = None  # credentials refused: no more requests this run
 
     async def open(self) -> None:
         return None
@@ -52,7 +53,10 @@ class TwilioSms:
             if number in done:
                 continue
             async with self.slots:
-                outcome = await asyncio.to_thread(self._post, number, message.text.strip())
+                if self.broken is not None:
+                    outcome = Outcome("retry", reason=self.broken, retry_after=0.0)
+                else:
+                    outcome = await asyncio.to_thread(self._post, number, message.text.strip())
             if outcome.status == "sent":
                 done[number] = outcome.provider_id
             results.append(outcome)
@@ -67,7 +71,9 @@ class TwilioSms:
 
             def request(self, *args: Any, **kwargs: Any) -> Any:
                 response = super().request(*args, **kwargs)
-                self.last_headers = dict(response.headers or {})
+                # header names are case-insensitive; a plain dict of requests' headers
+                # would miss a `retry-after` sent in lower case
+                self.last_headers = {k.lower(): v for k, v in (response.headers or {}).items()}
                 return response
 
         client = Client(
@@ -90,6 +96,13 @@ class TwilioSms:
         try:
             created = client.messages.create(**params)
         except TwilioRestException as exc:
+            if int(exc.status) == 401:
+                # Our credentials, not the message: certainly not sent, so not `failed` (that is
+                # permanent and would block it for good); the next run sends it once fixed.
+                self.broken = (f"Twilio authentication failed (401, error {exc.code}): check "
+                               f"{self.settings.account_sid_env} and "
+                               f"{self.settings.auth_token_env}")
+                return Outcome("retry", reason=self.broken, retry_after=0.0)
             return _classify(exc, number, client.http_client.last_headers)
         except (requests.exceptions.ConnectTimeout, requests.exceptions.SSLError) as exc:
             return Outcome("retry", reason=f"cannot connect to Twilio: {type(exc).__name__}")
@@ -127,9 +140,9 @@ def _classify(exc: Any, number: str, headers: dict[str, str]) -> Outcome:
     status, code = int(exc.status), exc.code
     detail = f"Twilio {status}" + (f" error {code}" if code else "") + f": {exc.msg}"
     if status == 429:
-        return Outcome("retry", reason=detail, retry_after=_seconds(headers.get("Retry-After")))
-    if status == 503 and headers.get("Retry-After"):
-        return Outcome("retry", reason=detail, retry_after=_seconds(headers.get("Retry-After")))
+        return Outcome("retry", reason=detail, retry_after=_seconds(headers.get("retry-after")))
+    if status == 503 and headers.get("retry-after"):
+        return Outcome("retry", reason=detail, retry_after=_seconds(headers.get("retry-after")))
     if status >= 500:
         return Outcome("unknown", reason=detail + " (after the request was sent)")
     if code in PERMANENT_CODES:

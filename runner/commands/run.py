@@ -8,6 +8,7 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from runner import workspace
 from runner.deliver import Batch, Job, now_stamp
@@ -47,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     root: Path = args.root
+    publisher = _publisher(args) if (args.commit or args.push) and not args.dry_run else None
     loaded = workspace.load_valid(root, templates=True)
     repo = loaded.repo
     log, report = workspace.read_log(root)
@@ -58,12 +60,52 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(_dry_run(today_plan, jobs))
         return 0
-    if args.push or args.commit:
-        from runner import publish
+    if publisher is not None:
+        publisher.author = (repo.settings.git_author_name, repo.settings.git_author_email)
+    summary = _send(args, loaded, log, today_plan, jobs, publisher)
+    if publisher is None:
+        return summary.exit_code
+    return max(summary.exit_code, _publish_outcomes(publisher, summary))
 
-        return publish.run_and_publish(args, loaded, log, today_plan, jobs, _send)
-    summary = _send(args, loaded, log, today_plan, jobs, before_send=None)
-    return summary.exit_code
+
+def _publisher(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from runner import publish, transports
+
+    publisher = publish.Publisher(
+        args.root, args.push, ("nudge-bot", "nudge-bot@invalid"), transports.run_id()
+    )
+    publisher.preflight()
+    if args.push:
+        publisher.sync()  # decide on the remote's log, not on an hours-old checkout
+    return publisher
+
+
+def _publish_outcomes(publisher: Any, summary: Summary) -> int:
+    from runner import publish
+
+    if not publisher.commit(summary.headline()):
+        return 0
+    if not publisher.push or publisher.push_with_retry():
+        return 0
+    lines = [raw for raw in summary.written]
+    publisher.remember_unpushed(lines)
+    _write_unpushed(publisher, summary)
+    raise publish.PublishError(
+        f"the log was committed but could not be pushed after {publish.PUSH_TRIES} tries; "
+        "the commit is left in place and the unpushed lines are in outbox/unpushed-log.jsonl "
+        "(and the job summary): push it by hand before the next run"
+    )
+
+
+def _write_unpushed(publisher: Any, summary: Summary) -> None:
+    folder = publisher.root / "outbox"
+    folder.mkdir(parents=True, exist_ok=True)
+    text = "\n".join(publisher.unpushed) + "\n"
+    (folder / "unpushed-log.jsonl").write_text(text, encoding="utf-8")
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as handle:
+            handle.write("\n### Log lines not pushed\n\n```\n" + text + "```\n")
 
 
 def _compose(loaded: Loaded, root: Path, today_plan: Plan) -> list[Job]:
@@ -93,10 +135,14 @@ def _compose(loaded: Loaded, root: Path, today_plan: Plan) -> list[Job]:
 
 
 class Summary:
-    def __init__(self, jobs: list[Job], today_plan: Plan, log: LogIndex) -> None:
+    def __init__(
+        self, jobs: list[Job], today_plan: Plan, log: LogIndex, claimed_elsewhere: int = 0
+    ) -> None:
         self.jobs = jobs
         self.plan = today_plan
         self.log = log
+        self.claimed_elsewhere = claimed_elsewhere
+        self.written: list[dict[str, Any]] = []
         self.by_status: Counter[str] = Counter()
         self.sent_by_channel: Counter[str] = Counter()
         for job in jobs:
@@ -142,6 +188,8 @@ class Summary:
                 + ", ".join(f"{n} {s}" for s, n in sorted(skipped.items()))
                 + " (after missed runs; recorded in the log)"
             )
+        if self.claimed_elsewhere:
+            out.append(f"Already sent by another run: {self.claimed_elsewhere} (not sent again)")
         if self.log.unknown:
             out.append(
                 f"Needs a person: {len(self.log.unknown)} earlier message(s) with unknown "
@@ -174,7 +222,7 @@ def _send(
     log: LogIndex,
     today_plan: Plan,
     jobs: list[Job],
-    before_send: object,
+    publisher: Any,
 ) -> Summary:
     from runner import transports
 
@@ -182,30 +230,60 @@ def _send(
     repo = loaded.repo
     channels = transports.choose(repo, args.transport, args.outbox or root / "outbox")
     writer = Writer(root, today_plan.today)
-    try:
-        _record_skipped(writer, today_plan, transports.run_id(), transports.config_commit(root))
-        batch = Batch(
-            writer,
-            channels,
-            transports.run_id(),
-            transports.config_commit(root),
-            repo.settings.hash_recipients,
-            transports.retry_policy(),
-            _progress(),
-        )
-        batch.record_pending(jobs)
-        if callable(before_send):
-            before_send()
-        asyncio.run(batch.send_all(jobs))
-    finally:
-        writer.close()
-    summary = Summary(jobs, today_plan, log)
+    run_id, commit = transports.run_id(), transports.config_commit(root)
+    _record_skipped(writer, today_plan, run_id, commit)
+    batch = Batch(
+        writer,
+        channels,
+        run_id,
+        commit,
+        repo.settings.hash_recipients,
+        transports.retry_policy(),
+        _progress(),
+    )
+    batch.record_pending(jobs)
+    taken: list[Job] = []
+    if publisher is not None and publisher.push:
+        taken = _claim(publisher, writer, jobs, today_plan)
+    sending = [job for job in jobs if job not in taken]
+    asyncio.run(batch.send_all(sending))
+    summary = Summary(sending, today_plan, log, claimed_elsewhere=len(taken))
+    summary.written = writer.written
     print("\n".join(summary.lines()))
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
         with open(step_summary, "a", encoding="utf-8") as handle:
             handle.write(summary.markdown())
     return summary
+
+
+def _claim(publisher: Any, writer: Writer, jobs: list[Job], today_plan: Plan) -> list[Job]:
+    """Push our pending entries before sending; give up keys another run claimed first."""
+    from runner import publish
+    from runner.sendlog import Entry
+
+    pending = [Entry(raw) for raw in writer.written if raw.get("status") == "pending"]
+    mine = {key for entry in pending for key in entry.keys}
+    cancelled: set[str] = set()
+
+    def recheck() -> bool:
+        taken = publish.claimed_elsewhere(publisher.root, mine, publisher.run_id)
+        fresh = [e for e in pending if str(e.raw["delivery"]) not in cancelled]
+        newly = publish.cancel(writer, fresh, taken)
+        cancelled.update(newly)
+        return bool(newly)
+
+    publisher.commit(f"{today_plan.today} sending {len(pending)} (pending)")
+    if not publisher.push_with_retry(recheck):
+        for job in jobs:
+            cancelled.add(job.delivery_id)
+        publish.cancel(writer, pending, {k: "this run (push failed)" for k in mine})
+        publisher.commit(f"{today_plan.today} nothing sent: the claims could not be pushed")
+        raise publish.PublishError(
+            "could not push the pending entries, so nothing was sent (another run may be "
+            "sending the same reminders); the next run will try again"
+        )
+    return [job for job in jobs if job.delivery_id in cancelled]
 
 
 def _record_skipped(writer: Writer, today_plan: Plan, run_id: str, commit: str | None) -> None:
