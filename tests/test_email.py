@@ -1,37 +1,38 @@
 """E-mail delivery against a real SMTP server (aiosmtpd, STARTTLS, AUTH) on 127.0.0.1.
 
-Each test runs `nudge run --transport live` as a subprocess on a copy of the sample, with
-settings.yaml pointed at the server, and judges what arrived on the wire and what the log says.
+Each scenario runs `nudge run --transport live` as a subprocess on a copy of the sample, with
+settings.yaml pointed at its own server, and the tests judge what arrived on the wire and what
+the log says. The scenarios run side by side (see peers.Scenarios); each test waits for its own.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT, Result, copy_sample, nudge
-from peers import (SMTP_PASSWORD, SMTP_USER, TWILIO_SID, TWILIO_TOKEN, Certs, SmtpPeer,
-                   TwilioPeer, assert_no_secrets, by_delivery, configure, email_settings,
-                   live_env, log_entries, make_certs, outcome, secret_forms, sms_settings,
-                   start_nudge)
+from peers import (SMTP_PASSWORD, SMTP_USER, TWILIO_SID, TWILIO_TOKEN, Certs, Ran, Scenarios,
+                   SmtpPeer, TwilioPeer, assert_no_secrets, by_delivery, configure,
+                   email_settings, live_env, log_entries, make_certs, outcome, secret_forms,
+                   sms_settings)
 
 TODAY = "2026-11-23"
 COMPANY = "ar@nordlys.example"
 MESSAGE_ID = re.compile(r"^<nudge\.[0-9a-f]{32}@nordlys\.example>$")
 MAILED = ("email", "task")  # tasks go to our own people over the same SMTP connection
+WRONG_PASSWORD, WRONG_TOKEN = "wr0ng-Smtp-PW-b81d2e", "wr0ng-tw-token-44f1ac"
 
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
-    return make_certs(tmp_path_factory.mktemp("certs"))
+scenario = Scenarios()
 
 
 def run_live(root: Path, env: dict[str, str], today: str = TODAY) -> Result:
     return nudge("run", "--today", today, "--root", str(root), "--transport", "live", env=env,
-                 timeout=60)
+                 timeout=90)
 
 
 def mailed(entries: list[dict]) -> dict[str, list[dict]]:
@@ -43,59 +44,142 @@ def pending_by_keys(entries: list[dict]) -> dict[tuple[str, ...], dict]:
             if e["status"] == "pending" and e["channel"] in MAILED}
 
 
-def test_live_email_starttls_auth_one_connection_for_many(tmp_path: Path, certs: Certs) -> None:
-    live = copy_sample(tmp_path / "live")
-    preview = copy_sample(tmp_path / "preview")
-    with SmtpPeer(certs) as smtp, TwilioPeer() as twilio:
-        configure(live, email=email_settings(smtp, max_connections=3), sms=sms_settings(twilio))
-        # the same day written to the outbox by an independent run: same keys, same Message-ID
-        other = start_nudge(preview, TODAY, {}, "--transport", "outbox")
-        result = run_live(live, live_env(certs))
-        other_out, other_err = other.communicate(timeout=60)
-    assert result.code == 0, result.out + result.err
-    assert other.returncode == 0, other_out + other_err
-    entries = log_entries(live)
-    deliveries = mailed(entries)
-    pending = pending_by_keys(entries)
+# -- the scenarios ------------------------------------------------------------------------------
 
-    # the log: a pending and a sent entry for every e-mail, nothing else
+
+@scenario
+def live(folder: Path, certs: Certs) -> Ran:
+    """The sample day against a well-behaved server (and Twilio), judged by several tests."""
+    root = copy_sample(folder)
+    with SmtpPeer(certs) as smtp, TwilioPeer() as twilio:
+        configure(root, email=email_settings(smtp, max_connections=3), sms=sms_settings(twilio))
+        return Ran(root, [run_live(root, live_env(certs))], smtp, twilio)
+
+
+@scenario
+def busy(folder: Path, certs: Certs) -> Ran:
+    """421 to the first MAIL, the first RCPT and the first DATA; then all is well."""
+    root = copy_sample(folder)
+    with SmtpPeer(certs) as smtp:
+        smtp.fail_first = {"MAIL", "RCPT", "DATA"}
+        configure(root, email=email_settings(smtp), sms=None)
+        return Ran(root, [run_live(root, live_env(certs))], smtp)
+
+
+@scenario
+def refusing(folder: Path, certs: Certs) -> Ran:
+    """550 for one of acme's three recipients, and for hyggehus's only one."""
+    root = copy_sample(folder)
+    with SmtpPeer(certs) as smtp:
+        smtp.refuse = {
+            "ceo@acme-industrial.example": "550 5.1.1 <ceo@acme-industrial.example>: no such user",
+            "faktura@hyggehus.example": "550 5.1.1 <faktura@hyggehus.example>: no such user",
+        }
+        configure(root, email=email_settings(smtp), sms=None)
+        return Ran(root, [run_live(root, live_env(certs))], smtp)
+
+
+@scenario
+def dropping(folder: Path, certs: Certs) -> Ran:
+    """The connection dies after the 5th message's data, before the reply; then a rerun."""
+    root = copy_sample(folder)
+    with SmtpPeer(certs) as smtp:
+        smtp.drop_at = 5
+        configure(root, email=email_settings(smtp), sms=None)
+        first = run_live(root, live_env(certs))
+        received_by_first = len(smtp.received)
+        smtp.drop_at = None
+        second = run_live(root, live_env(certs))
+    return Ran(root, [first, second], smtp, extra={"received_by_first": received_by_first})
+
+
+@scenario
+def no_starttls(folder: Path, certs: Certs) -> Ran:
+    """security: starttls, and the server does not offer it (but would take AUTH in the clear)."""
+    root = copy_sample(folder)
+    with SmtpPeer(None) as smtp:
+        configure(root, email=email_settings(smtp, max_connections=2), sms=None)
+        return Ran(root, [run_live(root, live_env(certs))], smtp)
+
+
+@scenario
+def bad_credentials(folder: Path, certs: Certs) -> Ran:
+    """A wrong SMTP password (535) and a wrong Twilio token (401)."""
+    root = copy_sample(folder)
+    with SmtpPeer(certs) as smtp, TwilioPeer() as twilio:
+        configure(root, email=email_settings(smtp, max_connections=2), sms=sms_settings(twilio))
+        result = run_live(root, live_env(certs, password=WRONG_PASSWORD, token=WRONG_TOKEN))
+        return Ran(root, [result], smtp, twilio)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future[Ran]]]:
+    certs = make_certs(tmp_path_factory.mktemp("certs"))
+    pool, futures = scenario.start(tmp_path_factory.mktemp, certs)
+    yield futures
+    pool.shutdown(wait=True)
+
+
+# -- a good server --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def good(runs: dict[str, Future[Ran]]) -> Ran:
+    ran = runs["live"].result()
+    assert ran.result.code == 0, ran.result.out + ran.result.err
+    ran.extra["entries"] = log_entries(ran.root)
+    return ran
+
+
+def test_log_has_pending_then_sent_for_every_email(good: Ran) -> None:
+    deliveries = mailed(good.extra["entries"])
     assert len(deliveries) == 18
-    for delivery, es in deliveries.items():
+    for es in deliveries.values():
         assert [e["status"] for e in es] == ["pending", "sent"], es
         assert es[1]["attempts"] == 1 and es[1]["provider_id"]
+    assert "sent 23 (email 15, letter 3, sms 2, task 3)" in good.result.out.splitlines()[0]
 
-    # what arrived: every delivery once, to exactly its To + Cc
-    assert len(smtp.received) == 18 and not smtp.dropped
-    assert Counter(r.keys for r in smtp.received) == Counter({k: 1 for k in pending})
-    previews = {}
-    for eml in (preview / "outbox" / TODAY).glob("*.eml"):
-        from email import message_from_bytes, policy
 
-        msg = message_from_bytes(eml.read_bytes(), policy=policy.default)
-        previews[tuple(str(msg["X-Nudge-Keys"]).split())] = str(msg["Message-ID"])
-    pdf = (ROOT / "invoices" / "pdf" / "INV-1042.pdf").read_bytes()
-    with_pdf = 0
-    for got in smtp.received:
-        msg = got.message
+def test_each_delivery_arrives_once_to_its_to_and_cc(good: Ran) -> None:
+    assert good.smtp is not None
+    pending = pending_by_keys(good.extra["entries"])
+    assert len(good.smtp.received) == 18 and not good.smtp.dropped
+    assert Counter(r.keys for r in good.smtp.received) == Counter({k: 1 for k in pending})
+    for got in good.smtp.received:
         entry = pending[got.keys]
         assert got.mail_from == COMPANY
         assert sorted(got.rcpt_tos) == sorted(entry["to"] + entry["cc"])
-        header_addresses = [a.addr_spec for h in ("To", "Cc") if msg[h] for a in msg[h].addresses]
-        pass  # TEMP assert sorted(header_addresses) == sorted(got.rcpt_tos)
+
+
+def test_messages_parse_with_headers_parts_and_the_pdf(good: Ran,
+                                                       runs: dict[str, Future[Ran]]) -> None:
+    assert good.smtp is not None
+    pending = pending_by_keys(good.extra["entries"])
+    # another run of the same day (another repository copy, another server, retries in
+    # between): the same keys must give the same Message-ID
+    busy = runs["busy"].result().smtp
+    assert busy is not None
+    elsewhere = {r.keys: r.message_id for r in busy.received}
+    assert len(elsewhere) == 18
+    pdf = (ROOT / "invoices" / "pdf" / "INV-1042.pdf").read_bytes()
+    with_pdf = 0
+    for got in good.smtp.received:
+        msg = got.message
+        entry = pending[got.keys]
         assert str(msg["From"]) == f"Nordlys Consulting ApS <{COMPANY}>"
         assert str(msg["Reply-To"]) == COMPANY
         assert str(msg["Auto-Submitted"]) == "auto-generated"
         # a long subject is folded right after "Subject:"; Python's parser keeps that space
         assert str(msg["Subject"]).strip() == entry["subject"]
         assert MESSAGE_ID.match(got.message_id), got.message_id
-        assert got.message_id == previews[got.keys]
+        assert got.message_id == elsewhere[got.keys]
         if entry["channel"] == "email":
             alternative = [p for p in msg.walk() if p.get_content_type() == "multipart/alternative"]
             assert len(alternative) == 1, msg.get_content_type()
             kinds = [p.get_content_type() for p in alternative[0].iter_parts()]
             assert kinds == ["text/plain", "text/html"]
             assert msg.get_body(("plain",)).get_content().strip()
-            assert "<" in msg.get_body(("html",)).get_content()
+            assert "</" in msg.get_body(("html",)).get_content()
         attachments = list(msg.iter_attachments())
         if "INV-1042/weekly-statement/2026-11-23/email" in got.keys:
             with_pdf += 1
@@ -105,59 +189,78 @@ def test_live_email_starttls_auth_one_connection_for_many(tmp_path: Path, certs:
         else:
             assert attachments == []
     assert with_pdf == 1
-    assert len({r.message_id for r in smtp.received}) == 18
+    assert len({r.message_id for r in good.smtp.received}) == 18
 
-    # one connection carries many messages, never more than max_connections
-    assert 1 <= smtp.connections <= 3 < len(smtp.received)
+
+@pytest.mark.xfail(strict=True, reason="compose bug: a Cc list with a non-ASCII name is joined "
+                   "as one pre-encoded string, and the comma ends up inside an encoded-word "
+                   "(=?utf-8?q?=2C?=): the header no longer parses as two addresses")
+def test_to_and_cc_headers_name_the_envelope_recipients(good: Ran) -> None:
+    assert good.smtp is not None
+    for got in good.smtp.received:
+        msg = got.message
+        addresses = [a.addr_spec for h in ("To", "Cc") if msg[h] for a in msg[h].addresses]
+        assert sorted(addresses) == sorted(got.rcpt_tos), msg["Cc"]
+        assert not msg["Cc"] or not msg["Cc"].defects, msg["Cc"].defects
+
+
+def test_one_connection_carries_many_messages_over_tls_with_auth(good: Ran) -> None:
+    smtp = good.smtp
+    assert smtp is not None
+    assert 1 <= smtp.connections <= 3 < len(smtp.received)  # max_connections: 3
     assert smtp.sessions_with_mail() <= smtp.connections
     # every connection went to TLS before authenticating, with the password from the env
     assert len(smtp.auth) == smtp.connections
     assert {(login, password, ok) for _, login, password, ok in smtp.auth} == {
         (SMTP_USER, SMTP_PASSWORD, True)}
-    plain = smtp.plain_bytes()
-    assert b"STARTTLS" in plain.upper()
+    plain = smtp.plain_bytes().upper()
+    assert b"STARTTLS" in plain
     for word in (b"AUTH", b"MAIL FROM", b"RCPT", b"DATA"):
-        assert word not in plain.upper()
-    assert not any(form in plain for form in secret_forms(SMTP_PASSWORD))
-
-    # the two text messages went out through the Twilio peer, requests as the spec says
-    assert [twilio.spec.problems(r) for r in twilio.requests] == [[], []]
-    assert {r.auth for r in twilio.requests} == {(TWILIO_SID, TWILIO_TOKEN)}
-    assert all(s["status"] == "sent" for s in entries if s.get("channel") == "sms"
-               and s["status"] != "pending")
-    assert_no_secrets(live, result.out, result.err)
+        assert word not in plain
+    assert not any(form in smtp.plain_bytes() for form in secret_forms(SMTP_PASSWORD))
 
 
-def test_421_is_retried_and_each_message_arrives_once(tmp_path: Path, certs: Certs) -> None:
-    root = copy_sample(tmp_path / "repo")
-    with SmtpPeer(certs) as smtp:
-        smtp.fail_first = {"MAIL", "RCPT", "DATA"}
-        configure(root, email=email_settings(smtp), sms=None)
-        result = run_live(root, live_env(certs))
+def test_text_messages_of_the_same_run_went_to_twilio(good: Ran) -> None:
+    assert good.twilio is not None
+    requests = good.twilio.requests
+    assert [good.twilio.spec.problems(r) for r in requests] == [[], []]
+    assert {r.auth for r in requests} == {(TWILIO_SID, TWILIO_TOKEN)}
+    texts = [outcome(es) for es in by_delivery(good.extra["entries"]).values()
+             if es[0]["channel"] == "sms"]
+    assert [t["status"] for t in texts] == ["sent", "sent"]
+    assert {t["provider_id"] for t in texts} == {c["sid"] for c in good.twilio.created}
+
+
+def test_no_secret_in_output_or_files(good: Ran) -> None:
+    assert_no_secrets(good.root, good.result.out, good.result.err)
+
+
+# -- servers that misbehave ---------------------------------------------------------------------
+
+
+def test_421_is_retried_and_each_message_arrives_once(runs: dict[str, Future[Ran]]) -> None:
+    ran = runs["busy"].result()
+    smtp, result = ran.smtp, ran.result
+    assert smtp is not None
     assert result.code == 0, result.out + result.err
     assert not smtp.fail_first  # each 421 was given
     ids = Counter(r.message_id for r in smtp.received)
     assert len(ids) == 18 and set(ids.values()) == {1}
-    outcomes = [outcome(es) for es in mailed(log_entries(root)).values()]
+    outcomes = [outcome(es) for es in mailed(log_entries(ran.root)).values()]
     assert {o["status"] for o in outcomes} == {"sent"}
     assert sum(o["attempts"] - 1 for o in outcomes) == 3  # one extra attempt per 421
     assert max(o["attempts"] for o in outcomes) > 1
-    assert_no_secrets(root, result.out, result.err)
+    assert_no_secrets(ran.root, result.out, result.err)
 
 
-def test_refused_recipients(tmp_path: Path, certs: Certs) -> None:
-    root = copy_sample(tmp_path / "repo")
-    with SmtpPeer(certs) as smtp:
-        smtp.refuse = {
-            "ceo@acme-industrial.example": "550 5.1.1 <ceo@acme-industrial.example>: no such user",
-            "faktura@hyggehus.example": "550 5.1.1 <faktura@hyggehus.example>: no such user",
-        }
-        configure(root, email=email_settings(smtp), sms=None)
-        result = run_live(root, live_env(certs))
+def test_refused_recipients(runs: dict[str, Future[Ran]]) -> None:
+    ran = runs["refusing"].result()
+    smtp, result = ran.smtp, ran.result
+    assert smtp is not None
     assert result.code == 1, result.out + result.err
-    entries = log_entries(root)
-    results = {(es[0]["customer"], es[0]["step"]): outcome(es) for es in mailed(entries).values()}
-    received = {(r.message["X-Nudge-Keys"]): r for r in smtp.received}
+    results = {(es[0]["customer"], es[0]["step"]): outcome(es)
+               for es in mailed(log_entries(ran.root)).values()}
+    received = {r.message["X-Nudge-Keys"]: r for r in smtp.received}
 
     # one of three recipients refused: the others got it, the refusal is on record
     hold = results[("acme", "hold")]
@@ -175,52 +278,45 @@ def test_refused_recipients(tmp_path: Path, certs: Certs) -> None:
     assert heads_up["attempts"] == 1
     assert "INV-1058/heads-up/2026-11-23/email" not in received
     others = {k: o for k, o in results.items() if k != ("hyggehus", "heads-up")}
-    assert {o["status"] for o in others.values()} == {"sent"}
+    assert len(others) == 17 and {o["status"] for o in others.values()} == {"sent"}
     assert len(smtp.received) == 17 == len({r.message_id for r in smtp.received})
     assert re.search(r"failed\s+email\s+hyggehus heads-up", result.out)
-    assert_no_secrets(root, result.out, result.err)
+    assert_no_secrets(ran.root, result.out, result.err)
 
 
-def test_connection_dropped_after_data_is_unknown_and_never_resent(tmp_path: Path,
-                                                                     certs: Certs) -> None:
-    root = copy_sample(tmp_path / "repo")
-    with SmtpPeer(certs) as smtp:
-        smtp.drop_at = 5
-        configure(root, email=email_settings(smtp), sms=None)
-        first = run_live(root, live_env(certs))
-        assert first.code == 1, first.out + first.err
-        assert len(smtp.dropped) == 1
-        lost = smtp.dropped[0]
-        smtp.drop_at = None
-        count_after_first = len(smtp.received)
-        second = run_live(root, live_env(certs))
+def test_connection_dropped_after_data_is_unknown_and_never_resent(
+        runs: dict[str, Future[Ran]]) -> None:
+    ran = runs["dropping"].result()
+    smtp = ran.smtp
+    assert smtp is not None
+    first, second = ran.results
+    assert first.code == 1, first.out + first.err
+    assert len(smtp.dropped) == 1
+    lost = smtp.dropped[0]
     # nothing lost, nothing twice: 17 answered, the 18th taken in without an answer
-    assert count_after_first == 17
+    assert ran.extra["received_by_first"] == 17
     ids = Counter(r.message_id for r in smtp.received)
     assert set(ids.values()) == {1} and lost.message_id not in ids
-    entries = log_entries(root)
-    results = {tuple(es[0]["keys"]): outcome(es) for es in mailed(entries).values()}
+    results = {tuple(es[0]["keys"]): outcome(es) for es in mailed(log_entries(ran.root)).values()}
     assert len(results) == 18
-    unknown = [k for k, o in results.items() if o["status"] == "unknown"]
-    assert unknown == [lost.keys]
+    assert [k for k, o in results.items() if o["status"] == "unknown"] == [lost.keys]
     assert results[lost.keys]["attempts"] == 1  # never retried
     assert "after the message data was sent" in results[lost.keys]["reason"]
     assert {o["status"] for k, o in results.items() if k != lost.keys} == {"sent"}
-    assert re.search(r"unknown\s+email|unknown\s+task", first.out)
+    assert re.search(r"unknown\s+(email|task)", first.out)
 
     # the second run the same day: nothing goes out, the unknown one is pointed out
     assert len(smtp.received) == 17
-    assert "sent 0" in second.out.splitlines()[0], second.out
+    assert " sent 0" in second.out.splitlines()[0], second.out
     assert "Needs a person: 1 earlier message(s) with unknown outcome" in second.out
-    assert_no_secrets(root, first.out, first.err, second.out, second.err)
+    assert_no_secrets(ran.root, first.out, first.err, second.out, second.err)
 
 
-def test_starttls_required_but_not_offered_sends_nothing_in_plain_text(tmp_path: Path,
-                                                                         certs: Certs) -> None:
-    root = copy_sample(tmp_path / "repo")
-    with SmtpPeer(None) as smtp:  # no certificate: the server does not offer STARTTLS
-        configure(root, email=email_settings(smtp, max_connections=2), sms=None)
-        result = run_live(root, live_env(certs))
+def test_starttls_required_but_not_offered_sends_nothing_in_plain_text(
+        runs: dict[str, Future[Ran]]) -> None:
+    ran = runs["no_starttls"].result()
+    smtp, result = ran.smtp, ran.result
+    assert smtp is not None
     assert result.code == 1, result.out + result.err
     assert smtp.received == [] and smtp.mail_commands == 0 and smtp.auth == []
     plain = smtp.plain_bytes().upper()
@@ -228,7 +324,7 @@ def test_starttls_required_but_not_offered_sends_nothing_in_plain_text(tmp_path:
     for word in (b"AUTH", b"MAIL FROM", b"RCPT", b"DATA"):
         assert word not in plain  # ...but sent nothing that is not safe in the clear
     assert smtp.connections == 1  # found out once, not once per message
-    outcomes = [outcome(es) for es in mailed(log_entries(root)).values()]
+    outcomes = [outcome(es) for es in mailed(log_entries(ran.root)).values()]
     assert len(outcomes) == 18
     for o in outcomes:
         assert o["status"] == "failed"
@@ -236,32 +332,32 @@ def test_starttls_required_but_not_offered_sends_nothing_in_plain_text(tmp_path:
         # the messages are fine: once the server is fixed the next run may send them
         assert o["permanent"] is False
     assert "does not offer STARTTLS" in result.out
-    assert_no_secrets(root, result.out, result.err)
+    assert_no_secrets(ran.root, result.out, result.err)
 
 
-def test_rejected_credentials_leak_no_secret(tmp_path: Path, certs: Certs) -> None:
-    root = copy_sample(tmp_path / "repo")
-    wrong_password, wrong_token = "wr0ng-Smtp-PW-b81d2e", "wr0ng-tw-token-44f1ac"
-    with SmtpPeer(certs) as smtp, TwilioPeer() as twilio:
-        configure(root, email=email_settings(smtp, max_connections=2), sms=sms_settings(twilio))
-        result = run_live(root, live_env(certs, password=wrong_password, token=wrong_token))
+def test_rejected_credentials_leak_no_secret(runs: dict[str, Future[Ran]]) -> None:
+    ran = runs["bad_credentials"].result()
+    smtp, twilio, result = ran.smtp, ran.twilio, ran.result
+    assert smtp is not None and twilio is not None
     assert result.code == 1, result.out + result.err
-    # the server did get the (wrong) password, inside TLS, and said 535
-    assert smtp.auth and {(p, ok) for _, _, p, ok in smtp.auth} == {(wrong_password, False)}
-    # one connection tried the password (aiosmtplib tries each mechanism: PLAIN, LOGIN), not
-    # one per message: servers lock accounts that hammer them with a bad password
+    # the server did get the (wrong) password, inside TLS, and said 535; one connection tried
+    # it (aiosmtplib tries each mechanism: PLAIN, LOGIN), not one per message: servers lock
+    # accounts that hammer them with a bad password
+    assert {(p, ok) for _, _, p, ok in smtp.auth} == {(WRONG_PASSWORD, False)}
     assert smtp.connections == 1 and len(smtp.auth) <= 2
-    assert not any(f in smtp.plain_bytes() for f in secret_forms(wrong_password))
+    assert not any(f in smtp.plain_bytes() for f in secret_forms(WRONG_PASSWORD))
     assert smtp.received == []
-    assert twilio.requests and all(r.auth == (TWILIO_SID, wrong_token) for r in twilio.requests)
+    # Twilio said 401; no retries with the same bad token (the two texts may race to be first)
+    assert 1 <= len(twilio.requests) <= 2
+    assert {r.auth for r in twilio.requests} == {(TWILIO_SID, WRONG_TOKEN)}
     assert [twilio.spec.problems(r) for r in twilio.requests] == [[]] * len(twilio.requests)
-    entries = log_entries(root)
-    results = [outcome(es) for es in by_delivery(entries).values()]
+    results = [outcome(es) for es in by_delivery(log_entries(ran.root)).values()]
     mails = [o for o in results if o["channel"] in MAILED]
     texts = [o for o in results if o["channel"] == "sms"]
     assert len(mails) == 18 and len(texts) == 2
     for o in mails + texts:
+        # not the messages' fault: failed, but the next run (fixed credentials) sends them
         assert o["status"] == "failed" and o["permanent"] is False, o
-        assert "authentication" in o["reason"].lower()
-    assert_no_secrets(root, result.out, result.err,
-                      secrets=(wrong_password, wrong_token, SMTP_PASSWORD, TWILIO_TOKEN))
+        assert "authentication failed" in o["reason"].lower()
+    assert_no_secrets(ran.root, result.out, result.err,
+                      secrets=(WRONG_PASSWORD, WRONG_TOKEN, SMTP_PASSWORD, TWILIO_TOKEN))
