@@ -1,0 +1,218 @@
+"""`nudge history INVOICE|CUSTOMER`: what happened, from git history and the send log."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from runner import git, workspace, yamlload
+from runner.errors import NudgeError
+from runner.model import Repository
+
+
+@dataclass(frozen=True)
+class Event:
+    when: str  # ISO date or timestamp, for ordering
+    kind: str  # change, policy, sent, failed, unknown, pending, note, ...
+    what: str
+    who: str = ""
+    commit: str = ""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", metavar="INVOICE|CUSTOMER")
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+
+
+def run(args: argparse.Namespace) -> int:
+    root: Path = args.root
+    repo = workspace.load_valid(root).repo
+    if args.target in repo.invoices:
+        invoice_ids = [args.target]
+        customer_id = repo.invoices[args.target].customer
+    elif args.target in repo.customers:
+        customer_id = args.target
+        invoice_ids = sorted(i.id for i in repo.invoices.values() if i.customer == customer_id)
+    else:
+        raise NudgeError(f"'{args.target}' is neither an invoice nor a customer")
+    events = _file_events(root, repo, customer_id, invoice_ids, args.target in repo.customers)
+    events += _log_events(root, set(invoice_ids), customer_id)
+    events.sort(key=lambda e: e.when)
+    if args.format == "json":
+        print(
+            json.dumps(
+                {"target": args.target, "events": [asdict(e) for e in events]},
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+    else:
+        print(_table(args.target, repo, events))
+    return 0
+
+
+def _table(target: str, repo: Repository, events: list[Event]) -> str:
+    name = (
+        repo.customers[repo.invoices[target].customer].name
+        if target in repo.invoices
+        else (repo.customers[target].name)
+    )
+    lines = [f"History of {target} ({name})", ""]
+    for e in events:
+        parts = [e.who] if e.who else []
+        if e.commit:
+            parts.append(
+                ("" if e.kind == "change" or e.kind == "policy" else "config ") + e.commit[:8]
+            )
+        by = f"  ({', '.join(parts)})" if parts else ""
+        lines.append(f"{e.when[:16].replace('T', ' '):<16}  {e.kind:<9} {e.what}{by}")
+    return "\n".join(lines if events else [*lines, "(nothing recorded)"])
+
+
+# -- git history of the files ------------------------------------------------------------------
+
+
+def _commits(root: Path, path: str) -> list[tuple[str, str, str, str]]:
+    """(sha, ISO date, author, subject) of commits touching `path`, oldest first."""
+    if not git.is_repo(root):
+        return []
+    out = git.out(root, "log", "--reverse", "--format=%H%x1f%aI%x1f%an%x1f%s", "--", path)
+    return [tuple(line.split("\x1f", 3)) for line in out.splitlines() if line]  # type: ignore[misc]
+
+
+def _at(root: Path, sha: str, path: str) -> Any:
+    done = git.git(root, "show", f"{sha}:{path}", check=False)
+    if done.returncode != 0:
+        return None
+    try:
+        return yamlload.parse(done.stdout.decode("utf-8", "replace"))
+    except yamlload.YamlProblem:
+        return None
+
+
+def _invoice_in(data: Any, invoice_id: str) -> dict[str, Any] | None:
+    if isinstance(data, dict) and isinstance(data.get("invoices"), list):
+        return next(
+            (i for i in data["invoices"] if isinstance(i, dict) and i.get("id") == invoice_id), None
+        )
+    return data if isinstance(data, dict) and data.get("id") == invoice_id else None
+
+
+def _file_events(
+    root: Path, repo: Repository, customer_id: str, invoice_ids: list[str], whole_customer: bool
+) -> list[Event]:
+    events: list[Event] = []
+    for invoice_id in invoice_ids:
+        path = repo.invoices[invoice_id].path
+        before: dict[str, Any] | None = None
+        for sha, when, who, _ in _commits(root, path):
+            now = _invoice_in(_at(root, sha, path), invoice_id)
+            for what in describe_invoice_change(invoice_id, before, now):
+                events.append(Event(when, "change", what, who, sha))
+            before = now
+    customer = repo.customers[customer_id]
+    before_c: dict[str, Any] | None = None
+    for sha, when, who, subject in _commits(root, customer.path):
+        now_c = _at(root, sha, customer.path)
+        for what in describe_customer_change(customer_id, before_c, now_c):
+            events.append(Event(when, "change", what, who, sha))
+        before_c = now_c if isinstance(now_c, dict) else None
+    policies = {repo.policy_for(repo.invoices[i]) for i in invoice_ids}
+    for policy in sorted((p for p in policies if p is not None), key=lambda p: p.id):
+        for sha, when, who, subject in _commits(root, policy.path):
+            events.append(Event(when, "policy", f"policy {policy.id}: {subject}", who, sha))
+    return events
+
+
+WATCHED = (
+    "amount",
+    "due",
+    "paused_until",
+    "disputed",
+    "void",
+    "written_off",
+    "promise",
+    "installments",
+    "discount",
+    "policy",
+)
+
+
+def describe_invoice_change(
+    invoice_id: str, before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> list[str]:
+    if after is None:
+        return [f"{invoice_id} removed"] if before is not None else []
+    if before is None:
+        return [f"{invoice_id} created: {after.get('amount')} due {after.get('due')}"]
+    out = []
+    old_payments = {json.dumps(p, sort_keys=True, default=str) for p in before.get("payments", [])}
+    for payment in after.get("payments", []) or []:
+        if json.dumps(payment, sort_keys=True, default=str) not in old_payments:
+            ref = f" ({payment.get('ref')})" if payment.get("ref") else ""
+            out.append(
+                f"{invoice_id}: payment of {payment.get('amount')} on "
+                f"{payment.get('date')} recorded{ref}"
+            )
+    for key in WATCHED:
+        if before.get(key) != after.get(key):
+            out.append(f"{invoice_id}: {key} {_shown(before.get(key))} -> {_shown(after.get(key))}")
+    return out
+
+
+def describe_customer_change(customer_id: str, before: Any, after: Any) -> list[str]:
+    if not isinstance(after, dict):
+        return []
+    if not isinstance(before, dict):
+        return [f"customer {customer_id} created"]
+    return [
+        f"customer {customer_id}: {key} {_shown(before.get(key))} -> {_shown(after.get(key))}"
+        for key in ("paused_until", "hold", "policy", "locale", "contacts")
+        if before.get(key) != after.get(key)
+    ]
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, list | dict):
+        return json.dumps(value, default=str, ensure_ascii=False)
+    return str(value)
+
+
+# -- the send log ------------------------------------------------------------------------------
+
+
+def _log_events(root: Path, invoice_ids: set[str], customer_id: str) -> list[Event]:
+    from runner.sendlog import read
+
+    events = []
+    entries = read(root).entries
+    decided = {e.delivery for e in entries if e.status != "pending"}
+    for entry in entries:
+        if entry.status == "pending" and entry.delivery in decided:
+            continue  # its outcome tells the story
+        mentioned = set(entry.get("invoices", ())) | {
+            k.split("/")[0].split("#")[0] for k in entry.keys
+        }
+        if not mentioned & invoice_ids:
+            continue
+        status = entry.status
+        when = str(entry.get("at") or entry.get("date") or "")
+        what = f"{entry.get('step', '')} {entry.get('channel', '')}".strip()
+        if status in ("sent", "failed", "unknown", "pending", "cancelled"):
+            to = ", ".join(entry.get("to", ()))
+            what = f"{what} to {to}" if to else what
+            if entry.get("reason"):
+                what += f": {entry.get('reason')}"
+        elif status == "note":
+            what = f"{entry.get('channel', 'note')} by {entry.get('by') or 'someone'}: {entry.get('text')}"
+        elif status in ("superseded", "missed"):
+            what = f"{what} ({entry.keys[0].split('/')[2]}): {entry.get('reason', status)}"
+        elif status == "resolved":
+            what = f"outcome decided by a person: {'sent' if entry.get('sent') else 'not sent'}"
+        events.append(Event(when, status, what, commit=str(entry.get("commit") or "")))
+    return events

@@ -1,0 +1,85 @@
+"""`nudge show KEY`: a logged message rendered again, from the commit the log entry names."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from runner import workspace
+from runner.errors import NudgeError
+from runner.sendlog import Entry
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "key", help="a delivery key, e.g. INV-1042/weekly-statement/2026-11-23/email"
+    )
+    parser.add_argument(
+        "--part",
+        choices=("text", "html", "subject", "eml"),
+        default="text",
+        help="which part to print (default: the text)",
+    )
+
+
+def find(root: Path, key: str) -> Entry:
+    log, _ = workspace.read_log(root)
+    from runner.sendlog import read
+
+    matches = [e for e in read(root).entries if key in e.keys and e.status in ("pending", "sent")]
+    if not matches:
+        raise NudgeError(f"no message with key '{key}' in the log")
+    sent = [e for e in matches if e.status == "sent"]
+    return (sent or matches)[-1]
+
+
+def run(args: argparse.Namespace) -> int:
+    from jinja2 import FileSystemLoader
+
+    from runner import git
+    from runner.compose import compose, email_message
+    from runner.schedule import Delivery
+    from runner.templates import Renderer
+
+    entry = find(args.root, args.key)
+    commit = entry.get("commit")
+    if not commit:
+        raise NudgeError(
+            "the log entry names no commit (the run was outside git): it cannot be "
+            "rendered again exactly"
+        )
+    with git.temporary_export(args.root, str(commit)) as folder:
+        root = Path(folder)
+        repo = workspace.load_valid(root).repo
+        policy = repo.policies[str(entry.get("policy"))]
+        index = next(i for i, s in enumerate(policy.steps) if s.id == entry.get("step"))
+        day = date.fromisoformat(str(entry.get("date")))
+        delivery = Delivery(
+            date=day,
+            customer=str(entry.get("customer")),
+            policy=policy.id,
+            step=policy.steps[index].id,
+            step_index=index,
+            channel=str(entry.get("channel")),
+            invoices=tuple(entry.get("invoices", ())),
+            keys=entry.keys,
+            to=tuple(entry.get("to", ())),
+            cc=tuple(entry.get("cc", ())),
+            template=str(entry.get("template")),
+            locale=str(entry.get("locale")),
+            reason="",
+            total_due=Decimal(0),
+            currency="",
+        )
+        message = compose(repo, delivery, Renderer(FileSystemLoader(str(root / "templates"))), root)
+        if args.part == "subject":
+            print(message.subject)
+        elif args.part == "html":
+            print(message.html or "", end="")
+        elif args.part == "eml":
+            print(email_message(repo, message).as_string(), end="")
+        else:
+            print(message.text, end="")
+    return 0
