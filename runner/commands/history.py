@@ -209,7 +209,8 @@ def _log_events(root: Path, invoice_ids: set[str], customer_id: str) -> list[Eve
             if entry.get("reason"):
                 what += f": {entry.get('reason')}"
         elif status == "note":
-            what = f"{entry.get('channel', 'note')} by {entry.get('by') or 'someone'}: {entry.get('text')}"
+            by = entry.get("by") or "someone"
+            what = f"{entry.get('channel', 'note')} by {by}: {entry.get('text')}"
         elif status in ("superseded", "missed"):
             what = f"{what} ({entry.keys[0].split('/')[2]}): {entry.get('reason', status)}"
         elif status == "resolved":
