@@ -115,7 +115,7 @@ def _file_events(
             before = now
     customer = repo.customers[customer_id]
     before_c: dict[str, Any] | None = None
-    for sha, when, who, subject in _commits(root, customer.path):
+    for sha, when, who, _ in _commits(root, customer.path):
         now_c = _at(root, sha, customer.path)
         for what in describe_customer_change(customer_id, before_c, now_c):
             events.append(Event(when, "change", what, who, sha))

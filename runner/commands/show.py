@@ -25,7 +25,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def find(root: Path, key: str) -> Entry:
-    log, _ = workspace.read_log(root)
     from runner.sendlog import read
 
     matches = [e for e in read(root).entries if key in e.keys and e.status in ("pending", "sent")]
