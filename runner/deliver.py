@@ -130,6 +130,8 @@ class Batch:
         outcome = Outcome("retry")
         while outcome.status == "retry" and job.attempts < self.retry.attempts:
             if job.attempts:
+                if getattr(channel, "broken", None):
+                    break  # the channel cannot send at all this run (credentials, no TLS)
                 await asyncio.sleep(self.retry.delay(job.attempts, outcome.retry_after))
             job.attempts += 1
             try:

@@ -53,3 +53,21 @@ def nudge(
         env={**os.environ, **(env or {})},
     )
     return Result(done.returncode, done.stdout, done.stderr)
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def git_repo(path: Path, author: str = "Ada Finance") -> Path:
+    """A git repository holding a copy of the sample, committed by `author`."""
+    copy_sample(path)
+    for name in (".gitattributes", ".gitignore"):
+        (path / name).write_text((ROOT / name).read_text())
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.name", author)
+    git(path, "config", "user.email", "ada@example.com")
+    git(path, "add", "-A")
+    git(path, "commit", "-qm", "the sample company")
+    return path

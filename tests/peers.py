@@ -1,4 +1,4 @@
-"""Real peers on loopback for delivery tests: an SMTP server (aiosmtpd) and a Twilio-shaped HTTP API.
+"""Real peers on loopback for delivery tests: an SMTP server (aiosmtpd), a Twilio-shaped API.
 
 Both run in a thread of the test process, bind 127.0.0.1 on a free port, and record what they
 received, so tests assert on what actually went over the wire (no mocks of aiosmtplib or twilio).
@@ -68,51 +68,74 @@ class Certs:
 
 
 def make_certs(folder: Path) -> Certs:
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-    import ipaddress
 
     folder.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Nudge test CA")])
     ca = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=1))
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
-                       critical=False)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name).public_key(key.public_key())
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
-            critical=False)
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                       critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
     pem = serialization.Encoding.PEM
     certs = Certs(folder / "ca.pem", folder / "server.pem", folder / "server.key")
     certs.ca_file.write_bytes(ca.public_bytes(pem))
     certs.cert_file.write_bytes(cert.public_bytes(pem))
-    certs.key_file.write_bytes(key.private_bytes(
-        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    certs.key_file.write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return certs
 
 
@@ -167,8 +190,9 @@ class SmtpPeer:
     delay: seconds to sit on each message before answering 250.
     """
 
-    def __init__(self, certs: Certs | None, *, password: str = SMTP_PASSWORD,
-                 require_auth: bool = True) -> None:
+    def __init__(
+        self, certs: Certs | None, *, password: str = SMTP_PASSWORD, require_auth: bool = True
+    ) -> None:
         self.certs = certs
         self.password = password
         self.require_auth = require_auth
@@ -190,8 +214,14 @@ class SmtpPeer:
         if certs is not None:
             kwargs.update(tls_context=certs.server_context(), require_starttls=True)
         self.controller = Controller(
-            self, hostname="127.0.0.1", port=self.port, authenticator=self._authenticate,
-            auth_required=require_auth, auth_require_tls=certs is not None, **kwargs)
+            self,
+            hostname="127.0.0.1",
+            port=self.port,
+            authenticator=self._authenticate,
+            auth_required=require_auth,
+            auth_require_tls=certs is not None,
+            **kwargs,
+        )
         self.controller.factory = self._factory  # type: ignore[method-assign]
 
     def _factory(self) -> SMTP:
@@ -219,8 +249,9 @@ class SmtpPeer:
 
     # aiosmtpd hooks
 
-    def _authenticate(self, server: SMTP, session: Any, envelope: Any, mechanism: str,
-                      auth_data: Any) -> AuthResult:
+    def _authenticate(
+        self, server: SMTP, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
         if not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False)
         login, password = auth_data.login.decode(), auth_data.password.decode()
@@ -236,8 +267,9 @@ class SmtpPeer:
                 return True
         return False
 
-    async def handle_MAIL(self, server: SMTP, session: Any, envelope: Any, address: str,
-                          options: list[str]) -> str:
+    async def handle_MAIL(
+        self, server: SMTP, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
         with self.lock:
             self.mail_commands += 1
         if self._first("MAIL"):
@@ -246,8 +278,9 @@ class SmtpPeer:
         envelope.mail_options.extend(options)
         return "250 OK"
 
-    async def handle_RCPT(self, server: SMTP, session: Any, envelope: Any, address: str,
-                          options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: SMTP, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
         if self._first("RCPT"):
             return "421 4.7.0 try again later (scripted)"
         if address in self.refuse:
@@ -256,8 +289,13 @@ class SmtpPeer:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
-        got = Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content),
-                       getattr(server, "number", 0), time.monotonic())
+        got = Received(
+            envelope.mail_from,
+            list(envelope.rcpt_tos),
+            bytes(envelope.content),
+            getattr(server, "number", 0),
+            time.monotonic(),
+        )
         if self._first("DATA"):
             return "421 4.7.0 try again later (scripted)"
         with self.lock:
@@ -320,17 +358,22 @@ class TwilioSpec:
         form = self.operation["requestBody"]["content"]["application/x-www-form-urlencoded"]
         self.form_schema = {**_nullable_to_jsonschema(form["schema"]), "components": components}
         created = self.operation["responses"]["201"]["content"]["application/json"]
-        self.message_schema = {**_nullable_to_jsonschema(created["schema"]),
-                               "components": components}
+        self.message_schema = {
+            **_nullable_to_jsonschema(created["schema"]),
+            "components": components,
+        }
         self.example = created["examples"]["createWoService"]["value"]
         sid = next(p for p in self.operation["parameters"] if p["name"] == "AccountSid")
         self.sid_pattern = sid["schema"]["pattern"]
-        self.security = {name for req in self.operation.get("security", spec.get("security", []))
-                         for name in req}
+        self.security = {
+            name for req in self.operation.get("security", spec.get("security", [])) for name in req
+        }
         self.schemes = spec["components"]["securitySchemes"]
         self.path_regex = re.compile(
-            "^" + re.escape(MESSAGES_PATH).replace(re.escape("{AccountSid}"), "(?P<sid>[^/]+)")
-            + "$")
+            "^"
+            + re.escape(MESSAGES_PATH).replace(re.escape("{AccountSid}"), "(?P<sid>[^/]+)")
+            + "$"
+        )
         self.form_validator = jsonschema.Draft7Validator(self.form_schema)
         self.message_validator = jsonschema.Draft7Validator(self.message_schema)
 
@@ -341,7 +384,7 @@ class TwilioSpec:
             out.append(f"method {request.method}, the spec has post for {MESSAGES_PATH}")
         match = self.path_regex.match(request.path)
         if match is None:
-            return out + [f"path {request.path} is not {MESSAGES_PATH}"]
+            return [*out, f"path {request.path} is not {MESSAGES_PATH}"]
         if not re.match(self.sid_pattern, match["sid"]):
             out.append(f"AccountSid {match['sid']!r} does not match {self.sid_pattern}")
         if not request.content_type.startswith("application/x-www-form-urlencoded"):
@@ -370,13 +413,22 @@ class TwilioSpec:
         """A 201 body shaped like the spec's example for this request, checked against the spec."""
         now = dt.datetime.now(dt.UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
         message_sid = "SM" + uuid.uuid4().hex
-        body = {**self.example, "account_sid": sid, "body": form.get("Body"),
-                "from": form.get("From"), "to": form.get("To"),
-                "messaging_service_sid": form.get("MessagingServiceSid"), "sid": message_sid,
-                "date_created": now, "date_sent": None, "date_updated": now,
-                "uri": f"/2010-04-01/Accounts/{sid}/Messages/{message_sid}.json",
-                "subresource_uris": {
-                    "media": f"/2010-04-01/Accounts/{sid}/Messages/{message_sid}/Media.json"}}
+        body = {
+            **self.example,
+            "account_sid": sid,
+            "body": form.get("Body"),
+            "from": form.get("From"),
+            "to": form.get("To"),
+            "messaging_service_sid": form.get("MessagingServiceSid"),
+            "sid": message_sid,
+            "date_created": now,
+            "date_sent": None,
+            "date_updated": now,
+            "uri": f"/2010-04-01/Accounts/{sid}/Messages/{message_sid}.json",
+            "subresource_uris": {
+                "media": f"/2010-04-01/Accounts/{sid}/Messages/{message_sid}/Media.json"
+            },
+        }
         errors = [e.message for e in self.message_validator.iter_errors(body)]
         assert not errors, errors
         return body
@@ -405,8 +457,15 @@ class Reply:
 
 
 def twilio_error(status: int, code: int, message: str) -> Reply:
-    return Reply(status, {"code": code, "message": message, "status": status,
-                          "more_info": f"https://www.twilio.com/docs/errors/{code}"})
+    return Reply(
+        status,
+        {
+            "code": code,
+            "message": message,
+            "status": status,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        },
+    )
 
 
 class TwilioPeer:
@@ -472,8 +531,9 @@ class TwilioPeer:
             user, _, password = base64.b64decode(value[6:]).decode().partition(":")
             auth = (user, password)
         form = parse_qsl(raw.decode(), keep_blank_values=True, strict_parsing=bool(raw))
-        request = TwilioRequest(method, path, lower.get("content-type", ""), auth, form, raw,
-                                time.monotonic())
+        request = TwilioRequest(
+            method, path, lower.get("content-type", ""), auth, form, raw, time.monotonic()
+        )
         with self.lock:
             self.requests.append(request)
         if self.spec.problems(request):
@@ -499,35 +559,55 @@ def _block(name: str, values: dict[str, Any] | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def configure(root: Path, *, email: dict[str, Any] | None = None,
-              sms: dict[str, Any] | None = None) -> None:
+def configure(
+    root: Path, *, email: dict[str, Any] | None = None, sms: dict[str, Any] | None = None
+) -> None:
     """Point settings.yaml's email/sms at local peers (None removes that section or key)."""
     path = root / "settings.yaml"
     text = path.read_text(encoding="utf-8")
     for name, values in (("email", email), ("sms", sms)):
-        text, count = re.subn(rf"(?m)^{name}:\n(?:[ \t]+.*\n|\n)*", _block(name, values) + "\n",
-                              text)
+        text, count = re.subn(
+            rf"(?m)^{name}:\n(?:[ \t]+.*\n|\n)*", _block(name, values) + "\n", text
+        )
         if count == 0:
             text = text.rstrip("\n") + "\n\n" + _block(name, values)
     path.write_text(text, encoding="utf-8")
 
 
 def email_settings(peer: SmtpPeer, **extra: Any) -> dict[str, Any]:
-    return {"host": "127.0.0.1", "port": peer.port, "security": "starttls",
-            "username_env": "SMTP_USERNAME", "password_env": "SMTP_PASSWORD", "timeout": 10,
-            **extra}
+    return {
+        "host": "127.0.0.1",
+        "port": peer.port,
+        "security": "starttls",
+        "username_env": "SMTP_USERNAME",
+        "password_env": "SMTP_PASSWORD",
+        "timeout": 10,
+        **extra,
+    }
 
 
 def sms_settings(peer: TwilioPeer) -> dict[str, Any]:
-    return {"from": "+4570123456", "account_sid_env": "TWILIO_ACCOUNT_SID",
-            "auth_token_env": "TWILIO_AUTH_TOKEN", "max_segments": 3, "api_base": peer.base}
+    return {
+        "from": "+4570123456",
+        "account_sid_env": "TWILIO_ACCOUNT_SID",
+        "auth_token_env": "TWILIO_AUTH_TOKEN",
+        "max_segments": 3,
+        "api_base": peer.base,
+    }
 
 
-def live_env(certs: Certs | None = None, *, password: str = SMTP_PASSWORD,
-             token: str = TWILIO_TOKEN) -> dict[str, str]:
-    env = {"SMTP_USERNAME": SMTP_USER, "SMTP_PASSWORD": password,
-           "TWILIO_ACCOUNT_SID": TWILIO_SID, "TWILIO_AUTH_TOKEN": token,
-           "NUDGE_RETRY_BASE_SECONDS": "0.01", "GITHUB_STEP_SUMMARY": "", "GITHUB_RUN_ID": ""}
+def live_env(
+    certs: Certs | None = None, *, password: str = SMTP_PASSWORD, token: str = TWILIO_TOKEN
+) -> dict[str, str]:
+    env = {
+        "SMTP_USERNAME": SMTP_USER,
+        "SMTP_PASSWORD": password,
+        "TWILIO_ACCOUNT_SID": TWILIO_SID,
+        "TWILIO_AUTH_TOKEN": token,
+        "NUDGE_RETRY_BASE_SECONDS": "0.01",
+        "GITHUB_STEP_SUMMARY": "",
+        "GITHUB_RUN_ID": "",
+    }
     if certs is not None:
         env["SSL_CERT_FILE"] = str(certs.ca_file)
     return env
@@ -538,8 +618,12 @@ def start_nudge(root: Path, today: str, env: dict[str, str], *extra: str) -> sub
 
     return subprocess.Popen(
         [sys.executable, "-m", "runner", "run", "--today", today, "--root", str(root), *extra],
-        cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 # -- reading what a run left behind ------------------------------------------------------------
@@ -575,13 +659,17 @@ def secret_forms(*secrets: str) -> list[bytes]:
     forms: list[bytes] = []
     for secret in secrets:
         raw = secret.encode()
-        forms += [raw, base64.b64encode(raw), base64.b64encode(b"\0" + SMTP_USER.encode()
-                                                               + b"\0" + raw)]
+        forms += [
+            raw,
+            base64.b64encode(raw),
+            base64.b64encode(b"\0" + SMTP_USER.encode() + b"\0" + raw),
+        ]
     return forms
 
 
-def assert_no_secrets(root: Path, *texts: str, secrets: tuple[str, ...] = (
-        SMTP_PASSWORD, TWILIO_TOKEN)) -> None:
+def assert_no_secrets(
+    root: Path, *texts: str, secrets: tuple[str, ...] = (SMTP_PASSWORD, TWILIO_TOKEN)
+) -> None:
     """No secret in the given outputs, nor in any file the run wrote (log, outbox, anything)."""
     forms = secret_forms(*secrets)
     for text in texts:
@@ -627,6 +715,8 @@ class Scenarios:
         from concurrent.futures import ThreadPoolExecutor
 
         pool = ThreadPoolExecutor(max_workers=len(self.functions))
-        futures = {name: pool.submit(function, folder(name), *args)
-                   for name, function in self.functions.items()}
+        futures = {
+            name: pool.submit(function, folder(name), *args)
+            for name, function in self.functions.items()
+        }
         return pool, futures

@@ -17,8 +17,19 @@ from collections import Counter
 import pytest
 
 from conftest import Result, copy_sample, nudge
-from peers import (Ran, Received, SmtpPeer, assert_no_secrets, by_delivery, configure,
-                   email_settings, live_env, log_entries, make_certs, start_nudge)
+from peers import (
+    Ran,
+    Received,
+    SmtpPeer,
+    assert_no_secrets,
+    by_delivery,
+    configure,
+    email_settings,
+    live_env,
+    log_entries,
+    make_certs,
+    start_nudge,
+)
 
 TODAY = "2026-11-23"
 
@@ -54,20 +65,28 @@ def crashed(tmp_path_factory: pytest.TempPathFactory) -> Ran:
         with log.open("a", encoding="utf-8") as handle:
             handle.write('{"id": "torn-by-the-kill", "status": "pend')
         smtp.delay = 0.0
-        rerun = nudge("run", "--today", TODAY, "--root", str(root), "--transport", "live",
-                      env=env, timeout=90)
-    return Ran(root, [killed, rerun], smtp,
-               extra={"first_run": first_run, "after_kill": after_kill})
+        rerun = nudge(
+            "run", "--today", TODAY, "--root", str(root), "--transport", "live", env=env, timeout=90
+        )
+    return Ran(
+        root, [killed, rerun], smtp, extra={"first_run": first_run, "after_kill": after_kill}
+    )
 
 
 def test_the_kill_landed_mid_batch(crashed: Ran) -> None:
     killed = crashed.results[0]
     assert killed.code == -signal.SIGKILL
-    pending = [e for e in crashed.extra["after_kill"]
-               if e["status"] == "pending" and e["channel"] in ("email", "task")]
+    pending = [
+        e
+        for e in crashed.extra["after_kill"]
+        if e["status"] == "pending" and e["channel"] in ("email", "task")
+    ]
     assert len(pending) == 18  # every e-mail was logged before the first went out
-    sent = [e for e in crashed.extra["after_kill"] if e["status"] == "sent"
-            and e["channel"] in ("email", "task")]
+    sent = [
+        e
+        for e in crashed.extra["after_kill"]
+        if e["status"] == "sent" and e["channel"] in ("email", "task")
+    ]
     assert 1 <= len(sent) < 18 and len(crashed.extra["first_run"]) >= 3
     # the one the server took in when the kill came has no outcome in the log
     sent_keys = {tuple(e["keys"]) for e in sent}
@@ -82,7 +101,7 @@ def test_the_rerun_sends_nothing_twice(crashed: Ran) -> None:
     assert keys and set(keys.values()) == {1}
     # what the server had from the killed run, whatever the log says, was not sent again
     first = {r.message_id for r in crashed.extra["first_run"]}
-    assert not first & {r.message_id for r in everything[len(crashed.extra["first_run"]):]}
+    assert not first & {r.message_id for r in everything[len(crashed.extra["first_run"]) :]}
 
 
 def test_the_rerun_reports_the_unknown_ones(crashed: Ran) -> None:
@@ -92,12 +111,14 @@ def test_the_rerun_reports_the_unknown_ones(crashed: Ran) -> None:
     deliveries = by_delivery(log_entries(crashed.root))
     open_ones = [es for es in deliveries.values() if [e["status"] for e in es] == ["pending"]]
     assert open_ones  # the kill left messages without an outcome
-    assert (f"Needs a person: {len(open_ones)} earlier message(s) with unknown outcome"
-            in rerun.out), rerun.out
+    assert (
+        f"Needs a person: {len(open_ones)} earlier message(s) with unknown outcome" in rerun.out
+    ), rerun.out
     # every message the server took in during the killed run is either logged sent or open
     assert crashed.smtp is not None
-    sent_keys = {tuple(e["keys"]) for es in deliveries.values() for e in es
-                 if e["status"] == "sent"}
+    sent_keys = {
+        tuple(e["keys"]) for es in deliveries.values() for e in es if e["status"] == "sent"
+    }
     open_keys = {tuple(es[0]["keys"]) for es in open_ones}
     for got in crashed.extra["first_run"]:
         assert got.keys in sent_keys | open_keys
@@ -112,17 +133,20 @@ def test_the_log_survives_a_torn_line(crashed: Ran) -> None:
     for line in lines:
         if line.strip() and line != torn[0]:
             json.loads(line)  # every other line is whole
-    assert_no_secrets(crashed.root, *(r.out for r in crashed.results),
-                      *(r.err for r in crashed.results))
+    assert_no_secrets(
+        crashed.root, *(r.out for r in crashed.results), *(r.err for r in crashed.results)
+    )
 
 
 def test_nothing_was_lost(crashed: Ran) -> None:
     """Every e-mail of the day is accounted for in the log: sent, or open for a person."""
-    deliveries = [es for es in by_delivery(log_entries(crashed.root)).values()
-                  if es[0]["channel"] in ("email", "task")]
+    deliveries = [
+        es
+        for es in by_delivery(log_entries(crashed.root)).values()
+        if es[0]["channel"] in ("email", "task")
+    ]
     assert len(deliveries) == 18
     for es in deliveries:
         statuses = [e["status"] for e in es]
         assert statuses[0] == "pending"
         assert statuses in (["pending"], ["pending", "sent"]), statuses
-

@@ -9,12 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, copy_sample, nudge
-
-
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
-    return done.stdout.strip()
+from conftest import ROOT, copy_sample, git, nudge
 
 
 @pytest.fixture

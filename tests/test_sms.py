@@ -13,29 +13,56 @@ from pathlib import Path
 import pytest
 
 from conftest import Result, copy_sample, nudge
-from peers import (TWILIO_SID, TWILIO_TOKEN, Ran, Reply, TwilioPeer, TwilioRequest,
-                   assert_no_secrets, by_delivery, configure, live_env, log_entries, outcome,
-                   sms_settings, twilio_error)
+from peers import (
+    TWILIO_SID,
+    TWILIO_TOKEN,
+    Ran,
+    Reply,
+    TwilioPeer,
+    TwilioRequest,
+    assert_no_secrets,
+    by_delivery,
+    configure,
+    live_env,
+    log_entries,
+    outcome,
+    sms_settings,
+    twilio_error,
+)
 
 PARSIAN, THAMES = "+989123456789", "+447911123456"
 SERVICE = "MG" + "fedcba9876543210" * 2
 
 
 def run_live(root: Path, today: str) -> Result:
-    return nudge("run", "--today", today, "--root", str(root), "--transport", "live",
-                 env=live_env(), timeout=90)
+    return nudge(
+        "run",
+        "--today",
+        today,
+        "--root",
+        str(root),
+        "--transport",
+        "live",
+        env=live_env(),
+        timeout=90,
+    )
 
 
 def add_invoice(root: Path, number: str, customer: str, due: str) -> None:
     (root / "invoices" / "2026" / f"INV-{number}.yaml").write_text(
         f'id: INV-{number}\ncustomer: {customer}\ndescription: "Extra work"\n'
-        f'issued: 2026-09-12\ndue: {due}\namount: "500.00"\n', encoding="utf-8")
+        f'issued: 2026-09-12\ndue: {due}\namount: "500.00"\n',
+        encoding="utf-8",
+    )
 
 
 def texts(root: Path) -> dict[str, dict]:
     """The outcome of each SMS delivery, by customer."""
-    return {es[0]["customer"]: outcome(es) for es in by_delivery(log_entries(root)).values()
-            if es[0]["channel"] == "sms"}
+    return {
+        es[0]["customer"]: outcome(es)
+        for es in by_delivery(log_entries(root)).values()
+        if es[0]["channel"] == "sms"
+    }
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +75,18 @@ def days(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
         configure(root, email=None, sms=sms_settings(twilio))  # e-mail goes to the outbox
         twilio.script = {
             # lower-case header name on purpose: header names are case-insensitive
-            PARSIAN: [Reply(429, {"code": 20429, "message": "Too Many Requests", "status": 429,
-                                  "more_info": "https://www.twilio.com/docs/errors/20429"},
-                            {"retry-after": "1"})],
+            PARSIAN: [
+                Reply(
+                    429,
+                    {
+                        "code": 20429,
+                        "message": "Too Many Requests",
+                        "status": 429,
+                        "more_info": "https://www.twilio.com/docs/errors/20429",
+                    },
+                    {"retry-after": "1"},
+                )
+            ],
             THAMES: [twilio_error(400, 21610, "Attempt to send to unsubscribed recipient")],
         }
         first = run_live(root, "2026-11-23")
@@ -59,13 +95,23 @@ def days(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
 
         add_invoice(root, "9001", "thames-analytics", "2026-10-12")
         add_invoice(root, "9002", "parsian-design", "2026-10-12")
-        configure(root, email=None,
-                  sms={**sms_settings(twilio), "from": None, "messaging_service_sid": SERVICE})
+        configure(
+            root,
+            email=None,
+            sms={**sms_settings(twilio), "from": None, "messaging_service_sid": SERVICE},
+        )
         twilio.script = {PARSIAN: [twilio_error(400, 21211, "Invalid 'To' Phone Number")]}
         second = run_live(root, "2026-11-26")
-    ran = Ran(root, [first, second], twilio=twilio,
-              extra={"day_one": day_one, "day_two": twilio.requests[len(day_one):],
-                     "first_texts": first_texts})
+    ran = Ran(
+        root,
+        [first, second],
+        twilio=twilio,
+        extra={
+            "day_one": day_one,
+            "day_two": twilio.requests[len(day_one) :],
+            "first_texts": first_texts,
+        },
+    )
     yield ran
 
 
@@ -81,7 +127,8 @@ def test_every_request_conforms_to_the_spec(days: Ran) -> None:
         assert dict(request.form)["Body"].strip()
     assert {tuple(sorted(dict(r.form))) for r in days.extra["day_one"]} == {("Body", "From", "To")}
     assert {tuple(sorted(dict(r.form))) for r in days.extra["day_two"]} == {
-        ("Body", "MessagingServiceSid", "To")}
+        ("Body", "MessagingServiceSid", "To")
+    }
     assert {dict(r.form)["From"] for r in days.extra["day_one"]} == {"+4570123456"}
 
 
@@ -116,9 +163,13 @@ def test_invalid_number_fails_permanently(days: Ran) -> None:
     second = days.results[1]
     assert [r.to for r in days.extra["day_two"]] == [PARSIAN]  # not retried
     entries = log_entries(days.root)
-    mine = [outcome(es) for es in by_delivery(entries).values()
-            if es[0]["channel"] == "sms" and es[0]["date"] == "2026-11-26"
-            and es[0]["customer"] == "parsian-design"]
+    mine = [
+        outcome(es)
+        for es in by_delivery(entries).values()
+        if es[0]["channel"] == "sms"
+        and es[0]["date"] == "2026-11-26"
+        and es[0]["customer"] == "parsian-design"
+    ]
     assert len(mine) == 1
     failed = mine[0]
     assert failed["status"] == "failed" and failed["permanent"] is True
@@ -130,4 +181,3 @@ def test_invalid_number_fails_permanently(days: Ran) -> None:
 def test_no_token_anywhere(days: Ran) -> None:
     for result in days.results:
         assert_no_secrets(days.root, result.out, result.err)
-

@@ -58,7 +58,7 @@ class Smtp:
             port=s.port,
             timeout=s.timeout,
             use_tls=s.security == "tls",
-            start_tls=True if s.security == "starttls" else False,
+            start_tls=s.security == "starttls",
         )
 
     async def _connect(self) -> aiosmtplib.SMTP:
@@ -90,7 +90,7 @@ class Smtp:
             if client is None or not client.is_connected:
                 async with self.connecting:  # one at a time: a broken setup is found out once
                     if self.broken is not None:
-                        return Outcome("retry", reason=self.broken, retry_after=0.0)
+                        return Outcome("retry", reason=self.broken)
                     client, outcome = await self._connect_or_say_why()
                     if client is None:
                         return outcome
@@ -107,15 +107,17 @@ class Smtp:
         except SmtpConfigError as exc:
             self.broken = str(exc)
         except aiosmtplib.SMTPAuthenticationError as exc:
-            self.broken = (f"SMTP authentication failed ({exc.code}) at {self.settings.host}:"
-                           f"{self.settings.port}: check {self.settings.username_env} and "
-                           f"{self.settings.password_env}")
-        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            self.broken = (
+                f"SMTP authentication failed ({exc.code}) at {self.settings.host}:"
+                f"{self.settings.port}: check {self.settings.username_env} and "
+                f"{self.settings.password_env}"
+            )
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             return None, Outcome("retry", reason=f"cannot connect: {_describe(exc)}")
         # Not the message's fault and certainly not sent: `failed` is permanent and would block
-        # the message for good, so it is a retry (failed, permanent: false, once the attempts
-        # are spent) that the next run makes after the server or credentials are fixed.
-        return None, Outcome("retry", reason=self.broken, retry_after=0.0)
+        # the message for good. A retry is logged `failed, permanent: false` (the batch stops
+        # retrying a broken channel), so the next run sends it once the setup is fixed.
+        return None, Outcome("retry", reason=self.broken)
 
     async def _transaction(
         self, client: aiosmtplib.SMTP, message: Outgoing
@@ -154,7 +156,7 @@ class Smtp:
             status = "retry" if transient else "failed"
             reusable = exc.code not in (421,)
             return Outcome(status, reason=f"{exc.code} {exc.message}"), reusable
-        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             if data_sent:
                 return Outcome(
                     "unknown",
@@ -175,7 +177,7 @@ async def _drop(client: aiosmtplib.SMTP) -> None:
         return
     try:
         await asyncio.wait_for(client.quit(), timeout=2)
-    except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+    except (TimeoutError, aiosmtplib.SMTPException, OSError):
         client.close()
 
 

@@ -54,7 +54,7 @@ class TwilioSms:
                 continue
             async with self.slots:
                 if self.broken is not None:
-                    outcome = Outcome("retry", reason=self.broken, retry_after=0.0)
+                    outcome = Outcome("retry", reason=self.broken)
                 else:
                     outcome = await asyncio.to_thread(self._post, number, message.text.strip())
             if outcome.status == "sent":
@@ -67,8 +67,6 @@ class TwilioSms:
         from twilio.rest import Client
 
         class Remembering(TwilioHttpClient):
-            last_headers: dict[str, str] = {}
-
             def request(self, *args: Any, **kwargs: Any) -> Any:
                 response = super().request(*args, **kwargs)
                 # header names are case-insensitive; a plain dict of requests' headers
@@ -99,11 +97,13 @@ class TwilioSms:
             if int(exc.status) == 401:
                 # Our credentials, not the message: certainly not sent, so not `failed` (that is
                 # permanent and would block it for good); the next run sends it once fixed.
-                self.broken = (f"Twilio authentication failed (401, error {exc.code}): check "
-                               f"{self.settings.account_sid_env} and "
-                               f"{self.settings.auth_token_env}")
-                return Outcome("retry", reason=self.broken, retry_after=0.0)
-            return _classify(exc, number, client.http_client.last_headers)
+                self.broken = (
+                    f"Twilio authentication failed (401, error {exc.code}): check "
+                    f"{self.settings.account_sid_env} and "
+                    f"{self.settings.auth_token_env}"
+                )
+                return Outcome("retry", reason=self.broken)
+            return _classify(exc, number, getattr(client.http_client, "last_headers", {}))
         except (requests.exceptions.ConnectTimeout, requests.exceptions.SSLError) as exc:
             return Outcome("retry", reason=f"cannot connect to Twilio: {type(exc).__name__}")
         except requests.exceptions.ConnectionError as exc:
