@@ -65,12 +65,6 @@ def test_remind_is_never_cancelled_and_check_never_uses_pull_request_target() ->
 # -- running the steps ------------------------------------------------------------------------
 
 
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
 PROJECT = (
     "settings.yaml",
     "customers",
