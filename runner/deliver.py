@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -146,16 +147,15 @@ class Batch:
 
     def _record(self, job: Job, outcome: Outcome) -> None:
         entry = {**self.base(job), "at": now_stamp(), "attempts": job.attempts}
+        reason = self._private(job, outcome.reason)
         if outcome.status == "sent":
             entry.update(status="sent", provider_id=outcome.provider_id)
             if outcome.refused:
-                entry["refused"] = list(outcome.refused)
+                entry["refused"] = [self._private(job, r) for r in outcome.refused]
         elif outcome.status == "retry":  # gave up: certainly not sent, may be tried next run
-            entry.update(status="failed", reason=outcome.reason, permanent=False)
+            entry.update(status="failed", reason=reason, permanent=False)
         else:
-            entry.update(
-                status=outcome.status, reason=outcome.reason, permanent=outcome.status == "failed"
-            )
+            entry.update(status=outcome.status, reason=reason, permanent=outcome.status == "failed")
         self.writer.append(entry)
         for number in outcome.opted_out:
             self.writer.append(
@@ -168,6 +168,14 @@ class Batch:
                     "reason": "the recipient replied STOP (Twilio 21610)",
                 }
             )
+
+    def _private(self, job: Job, text: str) -> str:
+        """Providers name the refused address or number in their reasons: hash it there too."""
+        if not self.hash_recipients:
+            return text
+        for address in sorted({*job.delivery.to, *job.delivery.cc}, key=len, reverse=True):
+            text = re.sub(re.escape(address), hashed(address), text, flags=re.IGNORECASE)
+        return text
 
     def _tick(self, total: int) -> None:
         self.finished += 1

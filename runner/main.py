@@ -22,6 +22,7 @@ COMMANDS = {
     "show": "render a logged message again, exactly as it was sent",
     "note": "record a contact made by hand (the schedule counts it as sent)",
     "resolve": "decide on a message whose outcome is unknown: --sent or --not-sent",
+    "report": "aging, DSO, days late, CEI, holds, promises, tasks, and which steps work",
 }
 
 

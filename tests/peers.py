@@ -14,7 +14,6 @@ import email.policy
 import json
 import logging
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -26,7 +25,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl
 
 from aiosmtpd.controller import Controller
@@ -42,12 +41,6 @@ SMTP_USER = "nudge-bot@nordlys.example"
 SMTP_PASSWORD = "s3cret-Smtp-PW-7f2c91"  # distinctive: searched for in every output
 TWILIO_SID = "AC" + "0123456789abcdef" * 2
 TWILIO_TOKEN = "tw-token-5b9e0d17c4a8"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- a throwaway certificate authority and a server certificate for 127.0.0.1 -----------------
@@ -152,7 +145,7 @@ class Received:
 
     @property
     def message(self) -> EmailMessage:
-        return email.message_from_bytes(self.data, policy=email.policy.default)  # type: ignore[return-value]
+        return email.message_from_bytes(self.data, policy=email.policy.default)
 
     @property
     def message_id(self) -> str:
@@ -179,6 +172,15 @@ class _Recording(SMTP):
         with self.peer.lock:
             self.peer.wire.append((self.number, bool(self._tls_protocol), data))
         super().data_received(data)
+
+
+class _AnyPort(Controller):
+    """aiosmtpd's threaded controller, bound to a port the OS picks (no race for a free one)."""
+
+    def _trigger_server(self) -> None:
+        assert self.server is not None
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
 
 
 class SmtpPeer:
@@ -209,14 +211,13 @@ class SmtpPeer:
         self.delay = 0.0
         self.on_message: Callable[[Received], None] | None = None
         self._data_seen = 0
-        self.port = free_port()
         kwargs: dict[str, Any] = {}
         if certs is not None:
             kwargs.update(tls_context=certs.server_context(), require_starttls=True)
-        self.controller = Controller(
+        self.controller = _AnyPort(
             self,
             hostname="127.0.0.1",
-            port=self.port,
+            port=0,
             authenticator=self._authenticate,
             auth_required=require_auth,
             auth_require_tls=certs is not None,
@@ -230,6 +231,10 @@ class SmtpPeer:
             server = _Recording(self, **self.controller.SMTP_kwargs)
         server.peer = self
         return server
+
+    @property
+    def port(self) -> int:
+        return int(self.controller.port)
 
     def start(self) -> SmtpPeer:
         self.controller.start()
@@ -303,7 +308,7 @@ class SmtpPeer:
             drop = self._data_seen == self.drop_at
             (self.dropped if drop else self.received).append(got)
         if drop:  # the data is in, the reply never comes: the client cannot know
-            transport = server._original_transport or server.transport
+            transport = cast(asyncio.Transport, server._original_transport or server.transport)
             transport.abort()
             await asyncio.sleep(3600)  # cancelled by connection_lost
         if self.on_message is not None:
@@ -648,10 +653,11 @@ def by_delivery(entries: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]
     return out
 
 
-def outcome(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+def outcome(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The one outcome entry of a delivery (its other entry, if any, is its pending)."""
     done = [e for e in entries if e["status"] != "pending"]
-    assert len(done) <= 1, done
-    return done[0] if done else None
+    assert len(done) == 1, entries
+    return done[0]
 
 
 def secret_forms(*secrets: str) -> list[bytes]:

@@ -261,3 +261,14 @@ def test_check_fails_when_a_change_breaks_a_policy_test(
         "FAIL policies/tests/gentle-never-paid.yaml" in ran[3]
         and "sent but not expected: 2026-04-10 tier-1 email" in ran[3]
     )
+
+
+def test_report_steps_write_the_summary_and_the_page(
+    github: tuple[Path, Path], runner_env: dict[str, str], tmp_path: Path
+) -> None:
+    _, work = github
+    summary = tmp_path / "summary.md"
+    ran = run_steps("report.yml", work, runner_env, {}, summary)
+    assert ran == ["Install", "Report"]
+    assert summary.read_text().startswith("## Nudge report, ")
+    assert (work / "report" / "report.html").read_text().startswith("<!doctype html>")

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import aiosmtplib
 
-from runner.channels import Outcome
+from runner.channels import Outcome, Status
 from runner.compose import Outgoing, email_message, envelope
 from runner.errors import NudgeError
 from runner.model import EmailSettings, Repository
@@ -153,7 +153,7 @@ class Smtp:
             ), True
         except aiosmtplib.SMTPResponseException as exc:
             transient = 400 <= exc.code < 500
-            status = "retry" if transient else "failed"
+            status: Status = "retry" if transient else "failed"
             reusable = exc.code not in (421,)
             return Outcome(status, reason=f"{exc.code} {exc.message}"), reusable
         except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
