@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email.policy
+import ssl
 from datetime import UTC, datetime
 
 import aiosmtplib
@@ -42,7 +43,8 @@ class Smtp:
         self.idle: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
         self.slots = asyncio.Semaphore(settings.max_connections)
         self.open_connections: list[aiosmtplib.SMTP] = []
-        # Set when the server cannot be used at all (no STARTTLS, credentials refused): every
+        # Set when the server cannot be used at all (no STARTTLS, an untrusted certificate,
+        # credentials refused): every
         # later message fails the same way without connecting again, so a wrong password is
         # tried once, not once per message (servers lock accounts that hammer them).
         self.broken: str | None = None
@@ -113,7 +115,13 @@ class Smtp:
                 f"{self.settings.password_env}"
             )
         except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
-            return None, Outcome("retry", reason=f"cannot connect: {_describe(exc)}")
+            untrusted = _untrusted(exc)
+            if untrusted is None:
+                return None, Outcome("retry", reason=f"cannot connect: {_describe(exc)}")
+            self.broken = (
+                f"{self.settings.host}:{self.settings.port}: TLS certificate not trusted "
+                f"({untrusted.verify_message}): refusing to send e-mail to it"
+            )
         # Not the message's fault and certainly not sent: `failed` is permanent and would block
         # the message for good. A retry is logged `failed, permanent: false` (the batch stops
         # retrying a broken channel), so the next run sends it once the setup is fixed.
@@ -179,6 +187,14 @@ async def _drop(client: aiosmtplib.SMTP) -> None:
         await asyncio.wait_for(client.quit(), timeout=2)
     except (TimeoutError, aiosmtplib.SMTPException, OSError):
         client.close()
+
+
+def _untrusted(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate failure behind an error (aiosmtplib wraps it for implicit TLS)."""
+    for error in (exc, exc.__cause__, exc.__context__):
+        if isinstance(error, ssl.SSLCertVerificationError):
+            return error
+    return None
 
 
 def _describe(exc: BaseException) -> str:
