@@ -26,7 +26,8 @@ COMMANDS = {
 }
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(chosen: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; only the chosen command's module is imported (start-up time)."""
     top = argparse.ArgumentParser(prog="nudge", description="Payment reminders as code.")
     top.add_argument(
         "--root",
@@ -46,7 +47,8 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, help_text in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
-        _module(name).add_arguments(command)
+        if name == chosen:
+            _module(name).add_arguments(command)
     return top
 
 
@@ -57,7 +59,9 @@ def _module(name: str):  # type: ignore[no-untyped-def]
 def main(argv: Sequence[str] | None = None) -> int:
     from runner.errors import NudgeError
 
-    args = parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((w for w in words if w in COMMANDS), None)
+    args = parser(chosen).parse_args(words)
     try:
         return int(_module(args.command).run(args))
     except NudgeError as exc:

@@ -125,6 +125,16 @@ def no_starttls(folder: Path, certs: Certs) -> Ran:
 
 
 @scenario
+def untrusted(folder: Path, certs: Certs) -> Ran:
+    """The server's certificate is signed by a CA the client does not trust."""
+    root = copy_sample(folder / "repo")
+    stranger = make_certs(folder / "other-ca")
+    with SmtpPeer(certs) as smtp:
+        configure(root, email=email_settings(smtp), sms=None)
+        return Ran(root, [run_live(root, live_env(stranger))], smtp)
+
+
+@scenario
 def bad_credentials(folder: Path, certs: Certs) -> Ran:
     """A wrong SMTP password (535) and a wrong Twilio token (401)."""
     root = copy_sample(folder)
@@ -375,6 +385,22 @@ def test_starttls_required_but_not_offered_sends_nothing_in_plain_text(
         # the messages are fine: once the server is fixed the next run may send them
         assert o["permanent"] is False and o["attempts"] == 1
     assert "does not offer STARTTLS" in result.out
+    assert_no_secrets(ran.root, result.out, result.err)
+
+
+def test_untrusted_certificate_sends_nothing(runs: dict[str, Future[Ran]]) -> None:
+    ran = runs["untrusted"].result()
+    smtp, result = ran.smtp, ran.result
+    assert smtp is not None
+    assert result.code == 1, result.out + result.err
+    assert smtp.received == [] and smtp.auth == [] and smtp.mail_commands == 0
+    assert smtp.connections == 1  # found out once, not once per message and attempt
+    assert not any(tls for _, tls, _ in smtp.wire)  # not a byte went inside the TLS session
+    outcomes = [outcome(es) for es in mailed(log_entries(ran.root)).values()]
+    assert len(outcomes) == 18
+    for o in outcomes:
+        assert o["status"] == "failed" and o["permanent"] is False and o["attempts"] == 1
+        assert "certificate not trusted" in o["reason"]
     assert_no_secrets(ran.root, result.out, result.err)
 
 

@@ -44,9 +44,9 @@ class Smtp:
         self.slots = asyncio.Semaphore(settings.max_connections)
         self.open_connections: list[aiosmtplib.SMTP] = []
         # Set when the server cannot be used at all (no STARTTLS, an untrusted certificate,
-        # credentials refused): every
-        # later message fails the same way without connecting again, so a wrong password is
-        # tried once, not once per message (servers lock accounts that hammer them).
+        # credentials refused): every later message fails the same way without connecting
+        # again, so a wrong password is tried once, not once per message (servers lock
+        # accounts that hammer them).
         self.broken: str | None = None
         self.connecting = asyncio.Lock()
 
