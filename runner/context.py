@@ -123,8 +123,8 @@ def is_open(repo: Repository, invoice: Invoice, day: date) -> bool:
 def statement(repo: Repository, customer: Customer, day: date) -> list[InvoiceView]:
     views = [
         invoice_view(repo, inv, day)
-        for inv in repo.invoices.values()
-        if inv.customer == customer.id and is_open(repo, inv, day)
+        for inv in repo.invoices_of(customer.id)
+        if is_open(repo, inv, day)
     ]
     return sorted(views, key=lambda v: (v.due, v.id))
 

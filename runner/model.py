@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date
 from decimal import Decimal
 
@@ -258,6 +259,17 @@ class Repository:
     invoices: dict[str, Invoice]
     policies: dict[str, Policy]
     templates: frozenset[str]  # names relative to templates/, e.g. "gentle-heads-up/en.email.j2"
+
+    @cached_property
+    def by_customer(self) -> dict[str, tuple[Invoice, ...]]:
+        """Each customer's invoices, ordered by id (computed once per repository)."""
+        grouped: dict[str, list[Invoice]] = {}
+        for invoice in sorted(self.invoices.values(), key=lambda i: i.id):
+            grouped.setdefault(invoice.customer, []).append(invoice)
+        return {customer: tuple(items) for customer, items in grouped.items()}
+
+    def invoices_of(self, customer: str) -> tuple[Invoice, ...]:
+        return self.by_customer.get(customer, ())
 
     def policy_for(self, invoice: Invoice) -> Policy | None:
         customer = self.customers.get(invoice.customer)
