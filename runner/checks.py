@@ -249,9 +249,9 @@ def _shape(
         bool(invoice.fees),
         ctx["deadline"] is not None,
         ctx["broken_promise"] is not None,
-        len(ctx["statement"]) > 1,
-        len(ctx["fees"]) > 0,
-    )  # type: ignore[arg-type]
+        len(ctx["statement"]) > 1,  # type: ignore[arg-type]
+        len(ctx["fees"]) > 0,  # type: ignore[arg-type]
+    )
 
 
 def _sms_length(

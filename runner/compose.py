@@ -6,9 +6,11 @@ logged message from the commit it was sent with), so what is shown is what was s
 
 from __future__ import annotations
 
+import email.policy
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, time
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
@@ -18,6 +20,12 @@ from runner.errors import NudgeError
 from runner.model import Contact, Repository
 from runner.schedule import Delivery, recipients, zone
 from runner.templates import Renderer
+
+# Python folds a long address header at 78 characters and, with a non-ASCII name in it, can
+# put the comma between two addresses inside an encoded word (the header then names one
+# address fewer). RFC 5322 allows lines up to 998 characters: fold only there.
+MESSAGE_POLICY = email.policy.default.clone(max_line_length=998)
+WIRE_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 
 class HeaderInjection(NudgeError):
@@ -70,6 +78,14 @@ def _header(value: str) -> str:
     return value
 
 
+def _addresses(contacts: tuple[Contact, ...]) -> tuple[Address, ...]:
+    # Address objects, not a joined string: a non-ASCII name is then encoded on its own and
+    # the comma between two addresses never ends up inside an encoded word.
+    return tuple(
+        Address(display_name=_header(c.name), addr_spec=_header(c.email or "")) for c in contacts
+    )
+
+
 def email_message(repo: Repository, out: Outgoing, sent_at: datetime | None = None) -> EmailMessage:
     """The RFC 5322 message for an e-mail (or a task e-mailed to our owner)."""
     settings = repo.settings
@@ -78,11 +94,11 @@ def email_message(repo: Repository, out: Outgoing, sent_at: datetime | None = No
         (company.name, company.email)
     )
     domain = company.email.rsplit("@", 1)[-1]
-    msg = EmailMessage()
+    msg = EmailMessage(policy=MESSAGE_POLICY)
     msg["From"] = _header(sender)
-    msg["To"] = _header(", ".join(formataddr((c.name, c.email or "")) for c in out.to))
+    msg["To"] = _addresses(out.to)
     if out.cc:
-        msg["Cc"] = _header(", ".join(formataddr((c.name, c.email or "")) for c in out.cc))
+        msg["Cc"] = _addresses(out.cc)
     if company.reply_to:
         msg["Reply-To"] = _header(company.reply_to)
     msg["Subject"] = _header(out.subject)

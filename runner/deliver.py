@@ -44,6 +44,7 @@ class Job:
     delivery_id: str = ""
     outcome: Outcome | None = None
     attempts: int = 0
+    pending: bool = False  # its `pending` entry is written
 
 
 def now_stamp() -> str:
@@ -91,17 +92,23 @@ class Batch:
         }
 
     def record_pending(self, jobs: list[Job]) -> None:
+        """Write `pending` for every job now: the claims `--push` publishes before sending."""
         for job in jobs:
+            self._pending(job)
+
+    def _pending(self, job: Job) -> None:
+        if not job.delivery_id:
             job.delivery_id = new_id()
-            if job.message is not None:
-                self.writer.append(
-                    {
-                        **self.base(job),
-                        "status": "pending",
-                        "at": now_stamp(),
-                        "subject": job.message.subject,
-                    }
-                )
+        if job.message is not None and not job.pending:
+            job.pending = True
+            self.writer.append(
+                {
+                    **self.base(job),
+                    "status": "pending",
+                    "at": now_stamp(),
+                    "subject": job.message.subject,
+                }
+            )
 
     async def send_all(self, jobs: list[Job]) -> None:
         for channel in {self.channels[j.delivery.channel] for j in jobs if j.message}:
@@ -113,6 +120,9 @@ class Batch:
                 await channel.close()
 
     async def _one(self, job: Job, total: int) -> None:
+        # Without claims, `pending` goes down right before the hand-over: a crash leaves only
+        # the messages actually in flight unknown; the ones never tried can go out on a rerun.
+        self._pending(job)
         if job.message is None:
             job.outcome = Outcome("failed", reason=job.error)
             self.writer.append(

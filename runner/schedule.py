@@ -8,7 +8,7 @@ channel on a day). `run` acts on a plan; `plan` and `--explain` print it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache
@@ -432,8 +432,20 @@ def plan(
         delivery = _delivery(
             repo, log, customer_id, policy_id, step_index, channel, group, days[customer_id]
         )
+        if channel == "sms" and not delivery.to and log.opted_out:
+            _opted_out_everywhere(result, group)  # every number said STOP: not a failure
+            continue
         result.deliveries.append(delivery)
     return result
+
+
+def _opted_out_everywhere(result: Plan, group: list[Decision]) -> None:
+    keys = {d.key for d in group}
+    reason = "every number of the recipients opted out of SMS (STOP); no text is sent"
+    result.decisions = [
+        replace(d, status="opted-out", reason=reason) if d.key in keys else d
+        for d in result.decisions
+    ]
 
 
 def recipients(

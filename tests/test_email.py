@@ -227,12 +227,6 @@ def test_messages_parse_with_headers_parts_and_the_pdf(
     assert len({r.message_id for r in good.smtp.received}) == 18
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compose bug: a Cc list with a non-ASCII name is joined "
-    "as one pre-encoded string, and the comma ends up inside an encoded-word "
-    "(=?utf-8?q?=2C?=): the header no longer parses as two addresses",
-)
 def test_to_and_cc_headers_name_the_envelope_recipients(good: Ran) -> None:
     assert good.smtp is not None
     for got in good.smtp.received:

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from runner.channels import Outcome
-from runner.compose import Outgoing, email_message
+from runner.compose import MESSAGE_POLICY, Outgoing, email_message
 from runner.model import Repository
 
 
@@ -30,7 +30,7 @@ class Outbox:
         path = self.path_for(message)
         path.parent.mkdir(parents=True, exist_ok=True)
         if message.channel in ("email", "task"):
-            path.write_bytes(bytes(email_message(self.repo, message)))
+            path.write_bytes(email_message(self.repo, message).as_bytes(policy=MESSAGE_POLICY))
         elif message.channel == "sms":
             header = f"To: {', '.join(message.delivery.to)}\n\n"
             path.write_text(header + message.text, encoding="utf-8")

@@ -8,18 +8,15 @@ After the data went out without a reply (timeout, dropped connection) it may hav
 from __future__ import annotations
 
 import asyncio
-import email.policy
 import ssl
 from datetime import UTC, datetime
 
 import aiosmtplib
 
 from runner.channels import Outcome, Status
-from runner.compose import Outgoing, email_message, envelope
+from runner.compose import WIRE_POLICY, Outgoing, email_message, envelope
 from runner.errors import NudgeError
 from runner.model import EmailSettings, Repository
-
-WIRE_POLICY = email.policy.SMTP
 
 
 class SmtpConfigError(NudgeError):

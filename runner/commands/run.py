@@ -134,6 +134,12 @@ def _compose(loaded: Loaded, root: Path, today_plan: Plan) -> list[Job]:
     return jobs
 
 
+def outcome_word(job: Job) -> str:
+    """sent, failed or unknown: a retry given up on is a failure (certainly not sent)."""
+    status = job.outcome.status if job.outcome else "failed"
+    return "failed" if status == "retry" else status
+
+
 class Summary:
     def __init__(
         self, jobs: list[Job], today_plan: Plan, log: LogIndex, claimed_elsewhere: int = 0
@@ -146,8 +152,7 @@ class Summary:
         self.by_status: Counter[str] = Counter()
         self.sent_by_channel: Counter[str] = Counter()
         for job in jobs:
-            status = job.outcome.status if job.outcome else "failed"
-            status = "failed" if status == "retry" else status
+            status = outcome_word(job)
             self.by_status[status] += 1
             if status == "sent":
                 self.sent_by_channel[job.delivery.channel] += 1
@@ -169,7 +174,7 @@ class Summary:
         out = [self.headline()]
         for job in self.jobs:
             outcome = job.outcome
-            status = outcome.status if outcome else "failed"
+            status = outcome_word(job)
             d = job.delivery
             line = f"  {status:<8} {d.channel:<6} {d.customer} {d.step} [{', '.join(d.invoices)}]"
             if outcome and outcome.reason:
@@ -205,7 +210,7 @@ class Summary:
             "|---|---|---|---|---|---|",
         ]
         for job in self.jobs:
-            status = job.outcome.status if job.outcome else "failed"
+            status = outcome_word(job)
             reason = (job.outcome.reason if job.outcome else job.error).replace("|", "\\|")
             d = job.delivery
             lines.append(
