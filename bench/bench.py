@@ -829,6 +829,28 @@ def do_email(root: Path, today: date, port: int, count: int, repeat: int) -> dic
         await client.quit()
         return sent
 
+    async def parallel(connections: int, wire: list[tuple[list[str], bytes]]) -> int:
+        """Reference, not Nudge: pre-built messages over `connections` plain connections,
+        no log. What this server and this machine allow at that many connections."""
+        queue: asyncio.Queue[tuple[list[str], bytes]] = asyncio.Queue()
+        for item in wire:
+            queue.put_nowait(item)
+
+        async def one() -> int:
+            client = aiosmtplib.SMTP(
+                hostname="127.0.0.1", port=port, use_tls=False, start_tls=False, timeout=30
+            )
+            await client.connect()
+            done = 0
+            while not queue.empty():
+                rcpts, data = queue.get_nowait()
+                await client.sendmail(sender, rcpts, data)
+                done += 1
+            await client.quit()
+            return done
+
+        return sum(await asyncio.gather(*(one() for _ in range(connections))))
+
     def nudge(log_root: Path) -> tuple[float, float, int]:
         smtp = Smtp("email", repo, settings, None, None)
         writer = Writer(log_root, today)
@@ -868,7 +890,20 @@ def do_email(root: Path, today: date, port: int, count: int, repeat: int) -> dic
             send_times.append(sending)
             if sent != count:
                 problems.append(f"nudge sent {sent}/{count}")
+        wire = [
+            (envelope(o, None), email_message(repo, o).as_bytes(policy=WIRE_POLICY))
+            for o in outgoing
+        ]
+        reference: dict[str, list[float]] = {}
+        for _ in range(repeat):
+            for conns in sorted({settings.max_connections, 8, 16}):
+                start = time.perf_counter()
+                sent = asyncio.run(parallel(conns, wire))
+                reference.setdefault(str(conns), []).append(time.perf_counter() - start)
+                if sent != count:
+                    problems.append(f"reference {conns} sent {sent}/{count}")
     return {
+        "reference": reference,
         "messages": count,
         "distinct": len({id(o) for o in outgoing}),
         "max_connections": settings.max_connections,
@@ -1151,7 +1186,7 @@ def main() -> int:
     parser.add_argument(
         "--max-repeat-seconds",
         type=float,
-        default=60,
+        default=300,
         help="a measurement whose first run takes longer is not repeated",
     )
     parser.add_argument(
@@ -1384,6 +1419,16 @@ def main() -> int:
                 f"  ratio Nudge / baseline: {ratio:.1f}x (send_all only: "
                 f"{send_rate / base_rate:.1f}x)"
             )
+            print(
+                "  reference, not Nudge (pre-built messages, N plain aiosmtplib connections, no "
+                "log): what this server and machine allow:"
+            )
+            for conns, times in mail["reference"].items():
+                rate = messages / min(times)
+                print(
+                    f"    {conns:>2} connections: {rate:6.1f} msg/s = {rate / base_rate:.1f}x "
+                    f"the baseline ({sp(times)})"
+                )
             if mail["problems"]:
                 print(f"  ! {mail['problems']}")
             rows.append(("e-mail baseline, msg/s", f"{base_rate:.1f}", "", ""))

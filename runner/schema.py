@@ -40,6 +40,8 @@ def _validator(kind: str) -> Any:
 
 def check(kind: str, data: Any) -> Iterator[tuple[JsonPath, bool, str]]:
     """Yield (where, points_at_key, message) for every way `data` breaks the schema."""
+    if fast_check(kind)(data):
+        return  # valid: no need to ask jsonschema why not
     validator = _validator(kind)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path)))
     findings = [f for error in errors for f in _explain(error)]
@@ -62,6 +64,15 @@ _MISSING = re.compile(r"missing required key '(.+)'")
 def _closest(word: object, choices: Any) -> str | None:
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return close[0] if close else None
+
+
+@cache
+def fast_check(kind: str) -> Any:
+    from runner.fastcheck import compile_schema
+
+    root = schema(kind)
+    target = {**root["$defs"]["invoice"], "$defs": root["$defs"]} if kind == "invoice" else root
+    return compile_schema(target, _FORMATS, target)
 
 
 # -- formats -------------------------------------------------------------------------------

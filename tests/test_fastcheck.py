@@ -1,0 +1,121 @@
+"""The compiled schema check agrees with jsonschema on every document, valid or not."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from runner import schema, yamlload
+
+from conftest import ROOT
+
+SAMPLES = {
+    "settings": [ROOT / "settings.yaml"],
+    "customer": sorted((ROOT / "customers").glob("*.yaml")),
+    "invoice": [p for p in sorted((ROOT / "invoices").rglob("INV-*.yaml"))],
+    "policy": sorted((ROOT / "policies").glob("*.yaml")),
+}
+
+values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 200)
+    | st.text(max_size=12)
+    | st.sampled_from(
+        [
+            "2026-02-30",
+            "2026-11-23",
+            "EUR",
+            "EURO",
+            "email",
+            "sms",
+            "mon",
+            "x@y.z",
+            "+4520123456",
+            "12.50",
+            "Europe/Copenhagen",
+            "da",
+            "DK",
+            "billing",
+        ]
+    )
+    | st.decimals(allow_nan=False, allow_infinity=False, places=3, min_value=-10, max_value=10**6),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["id", "due", "amount", "at", "send", "x", "date", "role", "name"]),
+            inner,
+            max_size=3,
+        )
+    ),
+    max_leaves=6,
+)
+
+
+def paths(node: Any, here: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [here]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += paths(value, (*here, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += paths(value, (*here, index))
+    return found
+
+
+@st.composite
+def mutated(draw: st.DrawFn, kind: str) -> Any:
+    path = draw(st.sampled_from(SAMPLES[kind]))
+    data = copy.deepcopy(yamlload.parse(Path(path).read_text(encoding="utf-8")))
+    for _ in range(draw(st.integers(1, 3))):
+        where = draw(st.sampled_from(paths(data)))
+        if not where:
+            continue
+        parent = data
+        for step in where[:-1]:
+            parent = parent[step]
+        action = draw(st.sampled_from(["replace", "delete", "add"]))
+        if action == "replace":
+            parent[where[-1]] = draw(values)
+        elif action == "delete":
+            del parent[where[-1]]
+        elif isinstance(parent, dict):
+            parent[draw(st.sampled_from(["dew", "extra", "id", "cc"]))] = draw(values)
+        else:
+            parent.append(draw(values))
+    return data
+
+
+@pytest.mark.parametrize("kind", list(SAMPLES))
+def test_valid_samples_pass_both(kind: str) -> None:
+    for path in SAMPLES[kind]:
+        data = yamlload.parse(Path(path).read_text(encoding="utf-8"))
+        assert schema.fast_check(kind)(data) is True
+        assert schema._validator(kind).is_valid(data)
+
+
+@pytest.mark.parametrize("kind", list(SAMPLES))
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_fast_check_agrees_with_jsonschema(kind: str, data: st.DataObject) -> None:
+    document = data.draw(mutated(kind))
+    assert schema.fast_check(kind)(document) == schema._validator(kind).is_valid(document)
+
+
+def test_decimals_are_numbers_for_both() -> None:
+    document = {
+        "id": "X",
+        "customer": "c",
+        "issued": "2026-01-01",
+        "due": "2026-01-31",
+        "amount": Decimal("12.50"),
+    }
+    assert schema.fast_check("invoice")(document) and schema._validator("invoice").is_valid(
+        document
+    )
