@@ -97,7 +97,7 @@ def compile_schema(
     ):
         if word in schema:
             bound = schema[word]
-            checks.append(lambda v, t=test, b=bound: not _number(v) or t(v, b))
+            checks.append(_bounded(test, bound))
     checks += _object_checks(schema, formats, root)
     checks += _array_checks(schema, formats, root)
     if "oneOf" in schema:
@@ -121,12 +121,16 @@ def _all(checks: list[Check]) -> Check:
         return lambda v: first(v) and second(v)
 
     def every(value: Any) -> bool:
-        for check in checks:
+        for check in checks:  # noqa: SIM110 - a plain loop: no generator per call on the hot path
             if not check(value):
                 return False
         return True
 
     return every
+
+
+def _bounded(test: Callable[[Any, Any], bool], bound: Any) -> Check:
+    return lambda v: not _number(v) or test(v, bound)
 
 
 def _number(value: Any) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -172,7 +172,7 @@ def is_country(value: object) -> bool:
     return not isinstance(value, str) or value in holidays.list_supported_countries()
 
 
-_FORMATS = {
+_FORMATS: dict[str, Callable[[Any], bool]] = {
     "date": is_date,
     "money": is_money,
     "currency": is_currency,
