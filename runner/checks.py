@@ -6,7 +6,7 @@ Each check yields Problems pinned to the file and line a person has to change.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -200,16 +200,25 @@ def templates(loaded: Loaded, root: Path) -> Iterator[Problem]:
                 yield problem
     rendered: set[tuple[object, ...]] = set()
     for customer, policy in _customer_policies(repo):
+        own = sorted(
+            (
+                i
+                for i in repo.invoices_of(customer.id)
+                if repo.policy_for(i) is policy and not i.void
+            ),
+            key=lambda i: (i.due, i.id),
+        )
         for step in policy.steps:
+            sample = sample_invoice(repo, customer, policy, step, own)
             for channel in step.channels:
                 found = repo.template_for(step.template, customer.locale, channel)
                 if found is None:
                     continue
-                ctx = sample_context(repo, customer, policy, step, channel, found)
-                shape = _shape(ctx, found, channel, customer)
+                shape = _shape(found, channel, customer, step, sample)
                 if shape in rendered:
                     continue  # a customer whose data has this shape already rendered it
                 rendered.add(shape)
+                ctx = sample_context(repo, customer, step, channel, sample)
                 try:
                     message = renderer.render(found, channel, ctx)
                 except RenderError as exc:
@@ -222,35 +231,100 @@ def templates(loaded: Loaded, root: Path) -> Iterator[Problem]:
                     yield from _sms_length(message.text, found, limit, seen)
 
 
+@dataclass(frozen=True)
+class Sample:
+    """The invoice a customer's template is tried on, the day it is tried, and its neighbours."""
+
+    invoice: Invoice
+    day: date
+    others_open: int  # other invoices of the customer still unpaid that day (the statement)
+    repo: Repository
+
+
+def sample_invoice(
+    repo: Repository, customer: Customer, policy: Policy, step: Step, own: list[Invoice]
+) -> Sample:
+    """The customer's latest invoice that reaches this step unpaid, or a stand-in of theirs."""
+    for invoice in reversed(own):
+        day = invoice.due + timedelta(days=step.first_day)
+        if invoice.issued <= day and invoice.paid_by(day) < invoice.amount:
+            others = sum(
+                1 for i in own if i is not invoice and i.issued <= day and i.paid_by(day) < i.amount
+            )
+            return Sample(invoice, day, others, repo)
+    stand_in = Invoice(
+        id="SAMPLE-1",
+        customer=customer.id,
+        issued=date(2026, 1, 1),
+        due=date(2026, 1, 31),
+        amount=Decimal("1000.00"),
+        currency=customer.currency or repo.settings.defaults.currency,
+        policy=policy.id,
+        description="Sample invoice",
+    )
+    theirs = {i.id: i for i in repo.invoices_of(customer.id)}
+    return Sample(
+        stand_in,
+        stand_in.due + timedelta(days=step.first_day),
+        0,
+        replace(repo, invoices={**theirs, stand_in.id: stand_in}),
+    )
+
+
 def _shape(
-    ctx: dict[str, object], template: str, channel: str, customer: Customer
+    template: str, channel: str, customer: Customer, step: Step, sample: Sample
 ) -> tuple[object, ...]:
     """What about a context can make a template fail: which values are there, not what they say.
 
     Two customers with the same shape render the same template the same way, as far as errors
     go, so a repository of 10,000 customers renders each template a few times, not 10,000.
-    An SMS is the exception: its length depends on the words, so every customer's is measured.
+    For an SMS the length matters too: its shape adds the length and alphabet (GSM-7 or not)
+    of every text that varies from customer to customer, so equal shapes measure the same.
     """
-    if channel == "sms":
-        return (template, customer.id)
-    invoice = ctx["invoices"][0]  # type: ignore[index]
-    contacts = tuple(sorted((c.role, bool(c.email), bool(c.phone)) for c in customer.contacts))
-    return (
+    invoice = sample.invoice
+    roles = tuple(sorted({c.role for c in customer.contacts}))
+    shape: tuple[object, ...] = (
         template,
         customer.locale,
         bool(customer.owner),
         bool(customer.address),
         customer.hold,
-        contacts,
+        roles,
         invoice.currency,
         invoice.discount is not None,
-        invoice.installment is not None,
+        bool(invoice.installments),
         invoice.promise is not None,
-        bool(invoice.fees),
-        ctx["deadline"] is not None,
-        ctx["broken_promise"] is not None,
-        len(ctx["statement"]) > 1,  # type: ignore[arg-type]
-        len(ctx["fees"]) > 0,  # type: ignore[arg-type]
+        invoice.promise_broken(sample.day),
+        step.deadline_days is not None,
+    )
+    if channel == "sms":
+        texts = [
+            customer.name,
+            *(c.name for c in customer.contacts),
+            invoice.id,
+            str(invoice.amount),
+            invoice.description,
+        ]
+        shape += (
+            tuple((len(t), _gsm(t)) for t in texts),
+            sample.day.month,
+            invoice.due.month,
+            sample.others_open,
+        )
+    return shape
+
+
+def _gsm(text: str) -> bool:
+    return sms.measure(text).encoding == "GSM-7"
+
+
+def sample_context(
+    repo: Repository, customer: Customer, step: Step, channel: str, sample: Sample
+) -> dict[str, object]:
+    """The template context of the sample invoice on the step's day."""
+    to, cc = recipients(customer, step, channel)
+    return context.build(
+        sample.repo, customer, step, [sample.invoice], to, customer.locale, sample.day, cc
     )
 
 
@@ -280,35 +354,3 @@ def _template_problem(exc: RenderError, root: Path, seen: set[tuple[str, int, st
         return Problem(path, exc.line, 1, "")
     seen.add(key)
     return Problem(path, exc.line, 1, f"template error: {exc.message}")
-
-
-def sample_context(
-    repo: Repository, customer: Customer, policy: Policy, step: Step, channel: str, name: str
-) -> dict[str, object]:
-    """A representative context: the customer's own invoice under this policy, on the step's day."""
-    candidates = sorted(
-        (i for i in repo.invoices_of(customer.id) if repo.policy_for(i) is policy and not i.void),
-        key=lambda i: (i.due, i.id),
-    )
-    chosen = [
-        i for i in candidates if context.is_open(repo, i, i.due + timedelta(days=step.first_day))
-    ]
-    if chosen:
-        invoice = chosen[-1]
-    else:  # no invoice of theirs reaches this step unpaid: a stand-in of theirs does
-        invoice = Invoice(
-            id="SAMPLE-1",
-            customer=customer.id,
-            issued=date(2026, 1, 1),
-            due=date(2026, 1, 31),
-            amount=Decimal("1000.00"),
-            currency=customer.currency or repo.settings.defaults.currency,
-            policy=policy.id,
-            description="Sample invoice",
-        )
-        own = {i.id: i for i in repo.invoices_of(customer.id)}
-        repo = replace(repo, invoices={**own, invoice.id: invoice})
-    day = invoice.due + timedelta(days=step.first_day)
-    to, cc = recipients(customer, step, channel)
-    locale = customer.locale
-    return context.build(repo, customer, step, [invoice], to, locale, day, cc)

@@ -136,8 +136,8 @@ class Renderer:
 
     def _render(self, name: str, channel: str, context: dict[str, Any]) -> Rendered:
         if channel == "email":
-            text_blocks = _blocks(self.plain, name, context)
-            html_blocks = _blocks(self.html, name, context)
+            text_blocks = _blocks(self.plain, name, context, ("subject", "text"))
+            html_blocks = _blocks(self.html, name, context, ("html",))
             subject = " ".join(text_blocks.get("subject", "").split())
             text = text_blocks.get("text", "").strip() + "\n"
             return Rendered(subject, text, html_blocks.get("html"))
@@ -162,14 +162,19 @@ def _whole(env: ImmutableSandboxedEnvironment, name: str, context: dict[str, Any
 
 
 def _blocks(
-    env: ImmutableSandboxedEnvironment, name: str, context: dict[str, Any]
+    env: ImmutableSandboxedEnvironment, name: str, context: dict[str, Any], wanted: tuple[str, ...]
 ) -> dict[str, str]:
     template = env.get_template(name)
     try:
         ctx = template.new_context(context)
-        for _ in template.root_render_func(ctx):  # runs the layout so inherited blocks register
-            pass
-        return {block: "".join(funcs[0](ctx)) for block, funcs in ctx.blocks.items()}
+        # The child's top-level code and its `extends` run before the first piece of output:
+        # that registers the layout's blocks. The rest of the page is not needed here.
+        page = template.root_render_func(ctx)
+        next(page, None)
+        page.close()  # type: ignore[attr-defined]
+        return {
+            block: "".join(ctx.blocks[block][0](ctx)) for block in wanted if block in ctx.blocks
+        }
     except Exception:
         env.handle_exception()  # re-raises with the traceback pointing at template lines
         raise
