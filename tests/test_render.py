@@ -1,0 +1,116 @@
+"""Every sample template renders in each of its locales, with money and dates as the locale
+writes them, and the sandbox keeps customer data from ever running as template code."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from jinja2 import FileSystemLoader
+
+from runner import checks, repository
+from runner.model import Customer, Repository
+from runner.templates import Renderer
+
+from conftest import ROOT
+
+REPO = repository.load(ROOT).repo
+RENDERER = Renderer(FileSystemLoader(str(ROOT / "templates")))
+CUSTOMER_OF = {
+    "da": "bryggeriet-fjord",
+    "pl": "wisla-logistyka",
+    "zh": "huaxin-trading",
+    "fa": "parsian-design",
+    "en": "liffey-software",
+}
+MONEY = {
+    "da": re.compile(r"\d{1,3}(\.\d{3})*,\d{2}[\xa0 ]kr\."),
+    "pl": re.compile(r"\d{1,3}([\s\xa0]\d{3})*,\d{2}[\xa0 ]zł"),
+    "zh": re.compile(r"¥\d{1,3}(,\d{3})*\.\d{2}"),
+    "fa": re.compile(r"€"),
+    "en": re.compile(r"€\d{1,3}(,\d{3})*\.\d{2}"),
+}
+MONTHS = {
+    "da": re.compile(
+        r"\d{1,2}\. (januar|februar|marts|april|maj|juni|juli|august|september|"
+        r"oktober|november|december) \d{4}"
+    ),
+    "pl": re.compile(
+        r"\d{1,2} (stycznia|lutego|marca|kwietnia|maja|czerwca|lipca|sierpnia|"
+        r"września|października|listopada|grudnia) \d{4}"
+    ),
+    "zh": re.compile(r"\d{4}年\d{1,2}月\d{1,2}日"),
+    # CLDR's Persian dates as Babel writes them (its default numbering system is Latin digits)
+    "fa": re.compile(
+        r"[0-9۰-۹]{1,2} (ژانویه|فوریه|مارس|آوریل|مه|ژوئن|ژوئیه|اوت|سپتامبر|اکتبر|"
+        r"نوامبر|دسامبر)ٔ? [0-9۰-۹]{4}"
+    ),
+    "en": re.compile(
+        r"(January|February|March|April|May|June|July|August|September|October|"
+        r"November|December) \d{1,2}, \d{4}"
+    ),
+}
+
+
+def cases() -> list[tuple[str, str, str]]:
+    found = []
+    for path in sorted((ROOT / "templates").glob("*/*.j2")):
+        if path.parent.name.startswith("_"):
+            continue
+        locale, channel, _ = path.name.split(".")
+        found.append((path.parent.name, locale, channel))
+    return found
+
+
+def render(template: str, locale: str, channel: str) -> tuple[str, str | None]:
+    customer: Customer = REPO.customers[CUSTOMER_OF[locale]]
+    if customer.locale.split("_")[0] != locale:
+        customer = replace(customer, locale=locale)
+    repo: Repository = REPO
+    policy = next(p for p in repo.policies.values() for s in p.steps if s.template == template)
+    if policy.id != customer.policy:
+        customer = replace(customer, policy=policy.id)
+        repo = replace(repo, customers={**repo.customers, customer.id: customer})
+    step = next(s for s in policy.steps if s.template == template and channel in s.channels)
+    own = [i for i in repo.invoices_of(customer.id) if not i.void]
+    sample = checks.sample_invoice(repo, customer, policy, step, own)
+    ctx = checks.sample_context(repo, customer, step, channel, sample)
+    message = RENDERER.render(f"{template}/{locale}.{channel}.j2", channel, ctx)
+    return message.text, message.html
+
+
+@pytest.mark.parametrize(("template", "locale", "channel"), cases(), ids=lambda v: str(v))
+def test_template_renders_with_the_locales_money_and_dates(
+    template: str, locale: str, channel: str
+) -> None:
+    text, html = render(template, locale, channel)
+    assert text.strip()
+    shown = text if channel != "letter" else (html or "")
+    if channel != "sms":  # a text message keeps to the amount, without the statement's dates
+        assert MONTHS[locale].search(shown), f"no {locale} date in:\n{shown[:600]}"
+    assert MONEY[locale].search(shown.replace("\u202f", " ")), f"no {locale} amount:\n{shown[:600]}"
+    if html is not None:
+        direction = "rtl" if locale == "fa" else "ltr"
+        assert f'dir="{direction}"' in html
+        assert f'lang="{locale}"' in html or f'lang="{locale}_' in html
+
+
+def test_customer_data_is_a_value_never_template_code(tmp_path: Path) -> None:
+    honest = REPO.customers["liffey-software"]
+    contacts = tuple(
+        replace(c, name="{{ 7 * 7 }} <b>Evil</b>") if c.role == "billing" else c
+        for c in honest.contacts
+    )
+    sneaky = replace(honest, contacts=contacts)
+    repo = replace(REPO, customers={**REPO.customers, sneaky.id: sneaky})
+    policy = repo.policies["letters-30-60-90"]
+    step = policy.steps[0]
+    own = list(repo.invoices_of(sneaky.id))
+    sample = checks.sample_invoice(repo, sneaky, policy, step, own)
+    ctx = checks.sample_context(repo, sneaky, step, "email", sample)
+    message = RENDERER.render("reminder-letter/en.email.j2", "email", ctx)
+    assert "Dear {{ 7 * 7 }} <b>Evil</b>," in message.text  # plain text: as written
+    assert "{{ 7 * 7 }} &lt;b&gt;Evil&lt;/b&gt;" in (message.html or "")  # HTML: escaped
+    assert "49" not in message.text
