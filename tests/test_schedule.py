@@ -373,8 +373,9 @@ def test_after_a_pause_the_current_stage_is_sent_at_once() -> None:
     plan = run(r, day(10))
     # 'two' is due today anyway; the day after, had there been no 'two', 'one' would go
     assert due_steps(plan) == [("two", "email", ("INV-1",))]
-    only_one = repo([policy(step("one", at=3), step("two", at=30))],
-                    [invoice(promise=Promise(day(9)))])
+    only_one = repo(
+        [policy(step("one", at=3), step("two", at=30))], [invoice(promise=Promise(day(9)))]
+    )
     plan = run(only_one, day(10))
     assert due_steps(plan) == [("one", "email", ("INV-1",))]
     assert "the promise to pay by 2026-03-11 was broken" in plan.deliveries[0].reason
