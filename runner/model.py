@@ -222,7 +222,7 @@ class EmailSettings:
     password_env: str | None = None
     sender: str | None = None
     timeout: float = 30.0
-    max_connections: int = 4
+    max_connections: int = 8
     bcc: str | None = None
 
 

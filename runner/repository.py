@@ -314,7 +314,7 @@ class _Reader:
                 password_env=email.get("password_env"),
                 sender=email.get("from"),
                 timeout=float(email.get("timeout", 30)),
-                max_connections=email.get("max_connections", 4),
+                max_connections=email.get("max_connections", 8),
                 bcc=email.get("bcc"),
             )
             if email
