@@ -11,9 +11,11 @@ Definitions (also in the README):
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from runner import ledger, simulate
 from runner.model import Invoice, Repository
@@ -21,6 +23,7 @@ from runner.sendlog import Entry, LogIndex
 
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 PERIOD_DAYS = 90
+PAID_WITHIN_DAYS = 7
 AGENCY_SHARE = Decimal("0.30")
 ZERO = Decimal(0)
 
@@ -50,7 +53,7 @@ class Figures:
     broken_promises: list[tuple[str, str, date]] = field(default_factory=list)
     open_tasks: list[dict[str, object]] = field(default_factory=list)
     unknown: list[dict[str, object]] = field(default_factory=list)
-    steps: list[dict[str, object]] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
     agency: list[dict[str, object]] = field(default_factory=list)
     activity: list[tuple[date, int, int]] = field(default_factory=list)  # week, reminders, paid
 
@@ -180,37 +183,57 @@ def _people(
     ]
 
 
-def _steps(repo: Repository, entries: list[Entry], figures: Figures) -> None:
+Send = tuple[str, str, str, date, tuple[str, ...]]  # policy, step, channel, day, invoices
+
+
+def step_effectiveness(repo: Repository, sends: Iterable[Send]) -> list[dict[str, Any]]:
+    """Per policy, step and channel: messages sent, and reminded invoices paid in full within
+    7 days after (the same figure for the send log and for a backtest)."""
     sent: dict[tuple[str, str, str], int] = defaultdict(int)
     reminded: dict[tuple[str, str, str], set[str]] = defaultdict(set)
     paid: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-    for entry in entries:
-        if entry.status != "sent" or not entry.get("step"):
-            continue
-        slot = (str(entry.get("policy", "")), str(entry.get("step")), str(entry.get("channel")))
+    for policy, step, channel, day, invoices in sends:
+        slot = (policy, step, channel)
         sent[slot] += 1
-        day = entry.day
-        for invoice_id in entry.get("invoices", ()):
+        for invoice_id in invoices:
             invoice = repo.invoices.get(invoice_id)
-            if invoice is None or day is None:
+            if invoice is None:
                 continue
             reminded[slot].add(invoice_id)
             settled = simulate.paid_on(invoice)
-            if settled is not None and day <= settled <= day + timedelta(days=7):
+            if settled is not None and day <= settled <= day + timedelta(days=PAID_WITHIN_DAYS):
                 paid[slot].add(invoice_id)
-    for slot in sorted(sent):
+    order = {(p.id, s.id): i for p in repo.policies.values() for i, s in enumerate(p.steps)}
+    rows = []
+    for slot in sorted(sent, key=lambda s: (s[0], order.get((s[0], s[1]), 0), s[2])):
         count = len(reminded[slot])
-        figures.steps.append(
+        rows.append(
             {
                 "policy": slot[0],
                 "step": slot[1],
                 "channel": slot[2],
-                "sent": sent[slot],
+                "messages": sent[slot],
                 "invoices": count,
                 "paid_within_7_days": len(paid[slot]),
-                "share": round(len(paid[slot]) / count, 4) if count else 0.0,
+                "share_paid": round(len(paid[slot]) / count, 4) if count else 0.0,
             }
         )
+    return rows
+
+
+def _steps(repo: Repository, entries: list[Entry], figures: Figures) -> None:
+    sends = [
+        (
+            str(e.get("policy", "")),
+            str(e.get("step")),
+            str(e.get("channel")),
+            e.day,
+            tuple(e.get("invoices", ())),
+        )
+        for e in entries
+        if e.status == "sent" and e.get("step") and e.day is not None
+    ]
+    figures.steps = step_effectiveness(repo, sends)
 
 
 def _agency(repo: Repository, invoices: list[Invoice], today: date, figures: Figures) -> None:

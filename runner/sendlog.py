@@ -95,6 +95,13 @@ class LogIndex:
     def state(self, key: str) -> KeyState | None:
         return self.keys.get(key)
 
+    def extended(self, extra: list[Entry]) -> LogIndex:
+        """This log with more entries (what a forecast assumes was sent)."""
+        kept = [state.entry for state in self.keys.values()] + self.notes + self.unknown
+        merged = index([*kept, *extra])
+        merged.opted_out |= self.opted_out
+        return merged
+
 
 def index(entries: Iterable[Entry]) -> LogIndex:
     """Fold the log into what the schedule needs; order-independent (entries sort by time)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from runner import ledger, schedule, sendlog
 from runner.model import Invoice, Repository
@@ -16,51 +16,65 @@ from runner.sendlog import Entry
 
 @dataclass
 class Replay:
-    deliveries: list[schedule.Delivery] = field(default_factory=list)
+    plans: list[schedule.Plan] = field(default_factory=list)
     entries: list[Entry] = field(default_factory=list)
+
+    @property
+    def deliveries(self) -> list[schedule.Delivery]:
+        return [d for plan in self.plans for d in plan.deliveries]
 
 
 def days_between(start: date, end: date) -> list[date]:
     return [start + timedelta(days=n) for n in range((end - start).days + 1)]
 
 
-def replay(repo: Repository, days: Iterable[date], log: sendlog.LogIndex | None = None) -> Replay:
+def mornings(repo: Repository, days: Iterable[date]) -> list[datetime]:
+    return [schedule.noon(day, repo.settings.defaults.timezone) for day in days]
+
+
+def replay(
+    repo: Repository,
+    moments: Iterable[datetime],
+    log: sendlog.LogIndex | None = None,
+    only: list[str] | None = None,
+) -> Replay:
+    """Plan at each moment in turn, each assuming what the ones before planned was sent."""
     result = Replay()
-    known = list(log.keys[k].entry for k in log.keys) if log else []
-    index = sendlog.index(known)
-    for day in days:
-        today_repo = _open_on(repo, day)
-        plan = schedule.plan(today_repo, index, schedule.noon(day, repo.settings.defaults.timezone))
-        new: list[Entry] = []
-        for d in plan.deliveries:
-            result.deliveries.append(d)
-            new.append(
-                Entry(
-                    {
-                        "id": f"replay:{d.id}",
-                        "delivery": f"replay:{d.id}",
-                        "status": "sent",
-                        "keys": list(d.keys),
-                        "date": d.date.isoformat(),
-                        "at": f"{d.date.isoformat()}T08:00:00",
-                    }
-                )
+    base = log if log is not None else sendlog.index([])
+    index = base
+    for moment in moments:
+        day = schedule.local_today(moment, repo.settings.defaults.timezone)
+        plan = schedule.plan(_open_on(repo, day), index, moment, only=only)
+        result.plans.append(plan)
+        stamp = moment.isoformat()
+        new = [
+            Entry(
+                {
+                    "id": f"replay:{d.id}",
+                    "delivery": f"replay:{d.id}",
+                    "status": "sent",
+                    "keys": list(d.keys),
+                    "date": d.date.isoformat(),
+                    "at": stamp,
+                }
             )
-        for decision in plan.with_status("superseded", "missed"):
-            new.append(
-                Entry(
-                    {
-                        "id": f"replay:{decision.key}:{decision.status}",
-                        "status": decision.status,
-                        "keys": [decision.key],
-                        "date": day.isoformat(),
-                        "at": f"{day.isoformat()}T08:00:00",
-                    }
-                )
+            for d in plan.deliveries
+        ]
+        new += [
+            Entry(
+                {
+                    "id": f"replay:{x.key}:{x.status}",
+                    "status": x.status,
+                    "keys": [x.key],
+                    "date": day.isoformat(),
+                    "at": stamp,
+                }
             )
+            for x in plan.with_status("superseded", "missed")
+        ]
         if new:
             result.entries.extend(new)
-            index = sendlog.index([*known, *result.entries])
+            index = base.extended(result.entries)
     return result
 
 

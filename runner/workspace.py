@@ -8,6 +8,7 @@ from pathlib import Path
 
 from runner import sendlog
 from runner.errors import ConfigInvalid, NudgeError
+from runner.model import Repository
 from runner.repository import Loaded
 
 
@@ -31,6 +32,15 @@ def load_valid(root: Path, templates: bool = False) -> Loaded:
             f"{shown}{more}\nrun `nudge validate` for the full list"
         )
     return loaded
+
+
+def invoices_of(repo: Repository, target: str) -> tuple[str, list[str]]:
+    """(customer, invoice ids) for an invoice id or a customer id given on the command line."""
+    if target in repo.invoices:
+        return repo.invoices[target].customer, [target]
+    if target in repo.customers:
+        return target, [i.id for i in repo.invoices_of(target)]
+    raise NudgeError(f"'{target}' is neither an invoice nor a customer in this repository")
 
 
 def read_log(root: Path) -> tuple[sendlog.LogIndex, sendlog.ReadReport]:

@@ -92,10 +92,10 @@ def test_which_steps_work_and_what_an_agency_would_net() -> None:
             "policy": "p",
             "step": "one",
             "channel": "email",
-            "sent": 2,
+            "messages": 2,
             "invoices": 2,
             "paid_within_7_days": 1,
-            "share": 0.5,
+            "share_paid": 0.5,
         }
     ]
     assert [

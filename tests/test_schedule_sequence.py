@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from runner import calendar, repository, schedule, sendlog
 from runner.model import Invoice, Payment, Repository
-from runner.sendlog import Entry
+from runner.simulate import mornings, replay
 
 from conftest import ROOT
 
@@ -45,37 +45,7 @@ def unpaid(
 
 def simulate(repo: Repository, days: list[date]) -> list[schedule.Delivery]:
     """Run on each of `days` (a day may repeat: several runs a day), logging what was sent."""
-    entries: list[Entry] = []
-    sent: list[schedule.Delivery] = []
-    for day in days:
-        plan = schedule.plan(repo, sendlog.index(entries), schedule.noon(day, "Europe/Copenhagen"))
-        for d in plan.deliveries:
-            sent.append(d)
-            entries.append(
-                Entry(
-                    {
-                        "id": f"{d.id}/{len(entries)}",
-                        "delivery": f"{d.id}",
-                        "status": "sent",
-                        "keys": list(d.keys),
-                        "date": d.date.isoformat(),
-                        "at": f"{d.date}T08:00:00",
-                    }
-                )
-            )
-        for decision in plan.with_status("superseded", "missed"):
-            entries.append(
-                Entry(
-                    {
-                        "id": f"s{len(entries)}",
-                        "status": decision.status,
-                        "keys": [decision.key],
-                        "date": day.isoformat(),
-                        "at": f"{day}T08:00:00",
-                    }
-                )
-            )
-    return sent
+    return replay(repo, mornings(repo, days)).deliveries
 
 
 def every_day(start: date, end: date) -> list[date]:

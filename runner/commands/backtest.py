@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from runner import simulate, workspace
 from runner.errors import NudgeError
-from runner.model import Repository
-from runner.schedule import Delivery
 
 PAID_WITHIN_DAYS = 7
 
@@ -36,37 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("table", "json", "markdown"), default="table")
 
 
-def effectiveness(repo: Repository, deliveries: list[Delivery]) -> list[dict[str, Any]]:
-    """Per policy, step and channel: messages sent, and invoices paid within 7 days after."""
-    sent: dict[tuple[str, str, str], int] = defaultdict(int)
-    reminded: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-    paid: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-    for d in deliveries:
-        slot = (d.policy, d.step, d.channel)
-        sent[slot] += 1
-        for invoice_id in d.invoices:
-            reminded[slot].add(invoice_id)
-            settled = simulate.paid_on(repo.invoices[invoice_id])
-            if settled is not None and d.date <= settled <= d.date + timedelta(PAID_WITHIN_DAYS):
-                paid[slot].add(invoice_id)
-    order = {(p.id, s.id): i for p in repo.policies.values() for i, s in enumerate(p.steps)}
-    rows = []
-    for slot in sorted(sent, key=lambda s: (s[0], order.get((s[0], s[1]), 0), s[2])):
-        count = len(reminded[slot])
-        rows.append(
-            {
-                "policy": slot[0],
-                "step": slot[1],
-                "channel": slot[2],
-                "messages": sent[slot],
-                "invoices": count,
-                "paid_within_7_days": len(paid[slot]),
-                "share_paid": round(len(paid[slot]) / count, 4) if count else 0.0,
-            }
-        )
-    return rows
-
-
 def run(args: argparse.Namespace) -> int:
     start: date = args.start
     end: date = args.end
@@ -74,8 +40,12 @@ def run(args: argparse.Namespace) -> int:
         raise NudgeError("--to is before --from")
     loaded = workspace.load_valid(args.root)
     repo = loaded.repo
-    replayed = simulate.replay(repo, simulate.days_between(start, end))
-    rows = effectiveness(repo, replayed.deliveries)
+    replayed = simulate.replay(repo, simulate.mornings(repo, simulate.days_between(start, end)))
+    from runner.report import step_effectiveness
+
+    rows = step_effectiveness(
+        repo, [(d.policy, d.step, d.channel, d.date, d.invoices) for d in replayed.deliveries]
+    )
     if args.format == "json":
         print(
             json.dumps(

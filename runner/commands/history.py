@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from runner import git, workspace, yamlload
-from runner.errors import NudgeError
 from runner.model import Repository
 
 
@@ -30,14 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     root: Path = args.root
     repo = workspace.load_valid(root).repo
-    if args.target in repo.invoices:
-        invoice_ids = [args.target]
-        customer_id = repo.invoices[args.target].customer
-    elif args.target in repo.customers:
-        customer_id = args.target
-        invoice_ids = sorted(i.id for i in repo.invoices.values() if i.customer == customer_id)
-    else:
-        raise NudgeError(f"'{args.target}' is neither an invoice nor a customer")
+    customer_id, invoice_ids = workspace.invoices_of(repo, args.target)
     events = _file_events(root, repo, customer_id, invoice_ids, args.target in repo.customers)
     events += _log_events(root, set(invoice_ids), customer_id)
     events.sort(key=lambda e: e.when)

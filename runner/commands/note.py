@@ -34,14 +34,7 @@ def who(root: object) -> str:
 
 def run(args: argparse.Namespace) -> int:
     repo = workspace.load_valid(args.root).repo
-    if args.invoice in repo.invoices:
-        invoices = [args.invoice]
-        customer = repo.invoices[args.invoice].customer
-    elif args.invoice in repo.customers:
-        customer = args.invoice
-        invoices = sorted(i.id for i in repo.invoices.values() if i.customer == customer)
-    else:
-        raise NudgeError(f"'{args.invoice}' is neither an invoice nor a customer")
+    customer, invoices = workspace.invoices_of(repo, args.invoice)
     day: date = args.today or workspace.now(args, repo.settings.defaults.timezone).date()
     entry = {
         "status": "note",

@@ -9,8 +9,8 @@ from datetime import date, datetime, timedelta
 from runner import render_plan, workspace
 from runner.errors import NudgeError
 from runner.model import Repository
-from runner.schedule import Delivery, Plan, plan
-from runner.sendlog import Entry, LogIndex, index
+from runner.schedule import Plan, plan
+from runner.sendlog import LogIndex
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,46 +42,9 @@ def forecast(
     repo: Repository, log: LogIndex, start: datetime, days: int, only: list[str] | None = None
 ) -> list[Plan]:
     """Plans for `days` days from `start`, each assuming the ones before it were sent."""
-    plans: list[Plan] = []
-    entries: list[Entry] = []
-    for offset in range(days):
-        moment = start + timedelta(days=offset)
-        day_log = index_with(log, entries) if entries else log
-        today_plan = plan(repo, day_log, moment, only=only)
-        plans.append(today_plan)
-        for delivery in today_plan.deliveries:
-            entries.append(_assumed(delivery, "sent"))
-        for decision in today_plan.with_status("superseded", "missed"):
-            entries.append(
-                Entry(
-                    {
-                        "id": f"assumed:{decision.key}",
-                        "status": decision.status,
-                        "keys": [decision.key],
-                        "date": today_plan.today.isoformat(),
-                        "at": moment.isoformat(),
-                    }
-                )
-            )
-    return plans
+    from runner.simulate import replay
 
-
-def _assumed(delivery: Delivery, status: str) -> Entry:
-    return Entry(
-        {
-            "id": f"assumed:{delivery.id}",
-            "status": status,
-            "keys": list(delivery.keys),
-            "date": delivery.date.isoformat(),
-            "at": f"{delivery.date.isoformat()}T12:00:00",
-        }
-    )
-
-
-def index_with(log: LogIndex, extra: list[Entry]) -> LogIndex:
-    merged = index([state.entry for state in log.keys.values()] + log.notes + extra)
-    merged.opted_out |= log.opted_out
-    return merged
+    return replay(repo, [start + timedelta(days=n) for n in range(days)], log, only).plans
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,12 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _explain(repo: Repository, log: LogIndex, start: datetime, target: str, form: str) -> int:
-    if target in repo.invoices:
-        invoice_ids = [target]
-    elif target in repo.customers:
-        invoice_ids = sorted(i.id for i in repo.invoices.values() if i.customer == target)
-    else:
-        raise NudgeError(f"'{target}' is neither an invoice nor a customer in this repository")
+    _, invoice_ids = workspace.invoices_of(repo, target)
     result = plan(repo, log, start, explain=True, only=invoice_ids)
     if form == "json":
         print(

@@ -100,8 +100,8 @@ def _sections(f: Figures) -> list[tuple[str, list[str], list[list[str]]]]:
             str(s["policy"]),
             str(s["step"]),
             str(s["channel"]),
-            str(s["sent"]),
-            f"{s['paid_within_7_days']} of {s['invoices']} ({float(str(s['share'])):.0%})",
+            str(s["messages"]),
+            f"{s['paid_within_7_days']} of {s['invoices']} ({float(str(s['share_paid'])):.0%})",
         ]
         for s in f.steps
     ]

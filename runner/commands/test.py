@@ -100,7 +100,7 @@ def check_case(repo: Repository, path: Path, rel: str) -> list[Problem]:
     trial = replace(
         repo, customers={**repo.customers, customer.id: customer}, invoices={invoice.id: invoice}
     )
-    replayed = simulate.replay(trial, _days(data["run"]))
+    replayed = simulate.replay(trial, simulate.mornings(trial, _days(data["run"])))
     got = [(d.date.isoformat(), d.step, d.channel) for d in replayed.deliveries]
     want = [
         (str(e["date"]), str(e["step"]), str(e.get("channel", "email")))
