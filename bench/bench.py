@@ -696,39 +696,36 @@ def _top(stats: Any, key: int, count: int) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: -r[field])[:count]
 
 
-def do_profile(root: Path, today: date, out_file: Path) -> dict[str, Any]:
+def do_profile(root: Path, today: date, what: str, out_file: Path) -> dict[str, Any]:
+    """cProfile of validate or of plan, in this fresh process (no caches warmed by the other)."""
     import cProfile
     import io
     import pstats
 
-    result: dict[str, Any] = {"file": str(out_file)}
+    call = (lambda: _validate(root)) if what == "validate" else (lambda: _plan(root, today))
+    profile = cProfile.Profile()
+    start = time.perf_counter()
+    profile.enable()
+    call()
+    profile.disable()
+    seconds = time.perf_counter() - start
+    prof_path = out_file.with_name(out_file.stem + f"-{what}.prof")
+    profile.dump_stats(str(prof_path))
     text = io.StringIO()
-    text.write(f"cProfile of validate and plan on {root} (today {today})\n")
-    for name, call in (("validate", lambda: _validate(root)), ("plan", lambda: _plan(root, today))):
-        profile = cProfile.Profile()
-        start = time.perf_counter()
-        profile.enable()
-        call()
-        profile.disable()
-        seconds = time.perf_counter() - start
-        prof_path = out_file.with_name(out_file.stem + f"-{name}.prof")
-        profile.dump_stats(str(prof_path))
-        stats = pstats.Stats(profile)
-        for title, order in (("cumulative", "cumulative"), ("total (self) time", "tottime")):
-            text.write(
-                f"\n{'=' * 100}\n{name}: {seconds:.2f} s under the profiler; "
-                f"top 15 by {title}\n{'=' * 100}\n"
-            )
-            stats.stream = text
-            stats.sort_stats(order).print_stats(15)
-        result[name] = {
-            "seconds": seconds,
-            "prof": str(prof_path),
-            "cumulative": _top(stats, 0, 15),
-            "tottime": _top(stats, 1, 15),
-        }
-    out_file.write_text(text.getvalue(), encoding="utf-8")
-    return result
+    stats = pstats.Stats(profile, stream=text)
+    for title, order in (("cumulative", "cumulative"), ("total (self) time", "tottime")):
+        text.write(
+            f"\n{'=' * 100}\n{what}: {seconds:.2f} s under the profiler; "
+            f"top 15 by {title}\n{'=' * 100}\n"
+        )
+        stats.sort_stats(order).print_stats(15)
+    return {
+        "seconds": seconds,
+        "prof": str(prof_path),
+        "text": text.getvalue(),
+        "cumulative": _top(stats, 0, 15),
+        "tottime": _top(stats, 1, 15),
+    }
 
 
 def do_generate(root: Path, today: date, size: int) -> dict[str, Any]:
@@ -930,7 +927,7 @@ def run_worker(args: argparse.Namespace) -> None:
     elif kind == "tracemalloc":
         result = do_tracemalloc(root, today, args.what)
     elif kind == "profile":
-        result = do_profile(root, today, Path(args.profile_out))
+        result = do_profile(root, today, args.what, Path(args.profile_out))
     elif kind == "email":
         result = do_email(root, today, args.port, args.messages, args.repeat)
     elif kind == "generate":
@@ -1154,6 +1151,23 @@ def email_bench(root: Path, today: date, count: int, args: argparse.Namespace) -
             server.wait()
 
 
+def code_version() -> str:
+    """The commit the runner comes from, and a fingerprint of uncommitted changes to it."""
+    import hashlib
+
+    def git(*argv: str) -> str:
+        proc = subprocess.run(["git", *argv], cwd=ROOT, capture_output=True, text=True)
+        return proc.stdout.strip() if proc.returncode == 0 else ""
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    diff = git("diff", "HEAD", "--", "runner") + git(
+        "ls-files", "--others", "--exclude-standard", "runner"
+    )
+    if not diff:
+        return head
+    return f"{head} + uncommitted runner/ changes {hashlib.sha256(diff.encode()).hexdigest()[:8]}"
+
+
 def check_mark(value: float | None, target: float, below: bool) -> str:
     if value is None:
         return "n/a"
@@ -1229,6 +1243,8 @@ def main() -> int:
         flush=True,
     )
 
+    version = code_version()
+    print(f"runner code: {version}\n", flush=True)
     rows: list[tuple[str, str, str, str]] = []  # figure, value, target, met
     per_size: dict[int, dict[str, Any]] = {}
 
@@ -1495,23 +1511,29 @@ def main() -> int:
         size = 10000 if 10000 in per_size else min(per_size)
         out_file = OUT / f"profile-{label(size)}.txt"
         print(f"== cProfile at {label(size)} -> {os.path.relpath(out_file, ROOT)}", flush=True)
-        prof = worker(
-            ["profile", "--root", str(per_size[size]["root"]), "--profile-out", str(out_file)],
-            today,
-            args.timeout * 3,
-        )
-        if prof and "timeout" not in prof:
-            for name in ("validate", "plan"):
-                p = prof[name]
+        root = per_size[size]["root"]
+        parts = [
+            f"cProfile of validate and of plan (each in a fresh process) on {root}, today {today}\n"
+        ]
+        for name in ("validate", "plan"):
+            p = worker(
+                ["profile", "--root", str(root), "--what", name, "--profile-out", str(out_file)],
+                today,
+                args.timeout * 3,
+            )
+            if not p or "timeout" in p:
+                continue
+            parts.append(p["text"])
+            print(
+                f"  {name} ({fmt_s(p['seconds'])} under the profiler), top 10 by "
+                f"cumulative | by self time:"
+            )
+            for cum, tot in zip(p["cumulative"][:10], p["tottime"][:10], strict=True):
                 print(
-                    f"  {name} ({fmt_s(p['seconds'])} under the profiler), top 10 by "
-                    f"cumulative | by self time:"
+                    f"    {cum['cumtime']:7.2f} s {cum['func'][:58]:<58} | "
+                    f"{tot['tottime']:6.2f} s {tot['func'][:58]}"
                 )
-                for cum, tot in zip(p["cumulative"][:10], p["tottime"][:10], strict=True):
-                    print(
-                        f"    {cum['cumtime']:7.2f} s {cum['func'][:58]:<58} | "
-                        f"{tot['tottime']:6.2f} s {tot['func'][:58]}"
-                    )
+        out_file.write_text("".join(parts), encoding="utf-8")
         print(flush=True)
 
     # -- the table --------------------------------------------------------------------------------
@@ -1521,7 +1543,12 @@ def main() -> int:
     print(f"  {'figure':<{width}}{'value':<{vwidth}}{'target':<10}met")
     for figure, value, target, met in rows:
         print(f"  {figure:<{width}}{value:<{vwidth}}{target:<10}{met}")
-    print(f"\n(total benchmark time {fmt_s(time.perf_counter() - began)})")
+    print(f"\n(total benchmark time {fmt_s(time.perf_counter() - began)}; runner code {version})")
+    if code_version() != version:
+        print(
+            f"WARNING: runner/ changed during the run (now {code_version()}): the figures "
+            "above mix versions of the code; run again for a consistent set"
+        )
     return 0
 
 

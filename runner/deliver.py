@@ -122,7 +122,7 @@ class Batch:
     async def _one(self, job: Job, total: int) -> None:
         # Without claims, `pending` goes down right before the hand-over: a crash leaves only
         # the messages actually in flight unknown; the ones never tried can go out on a rerun.
-        self._pending(job)
+        await asyncio.to_thread(self._pending, job)  # fsync off the event loop
         if job.message is None:
             job.outcome = Outcome("failed", reason=job.error)
             self.writer.append(
@@ -152,7 +152,7 @@ class Batch:
                     "unknown", reason=f"unexpected error: {type(exc).__name__}: {str(exc)[:200]}"
                 )
         job.outcome = outcome
-        self._record(job, outcome)
+        await asyncio.to_thread(self._record, job, outcome)
         self._tick(total)
 
     def _record(self, job: Job, outcome: Outcome) -> None:
