@@ -385,9 +385,7 @@ def resumed_on(invoice: Invoice, customer: Customer, today: date) -> date | None
 
 
 def _handled_by_note(log: LogIndex, d: Decision) -> bool:
-    for note in log.notes:
-        if d.invoice not in note.get("invoices", ()):
-            continue
+    for note in log.notes_for(d.invoice):
         noted = note.day
         if noted is None:
             continue

@@ -90,10 +90,19 @@ class LogIndex:
     notes: list[Entry] = field(default_factory=list)
     opted_out: set[str] = field(default_factory=set)
     unknown: list[Entry] = field(default_factory=list)
-    by_invoice: dict[str, list[str]] = field(default_factory=dict)
+    _notes_index: dict[str, list[Entry]] | None = field(default=None, repr=False)
 
     def state(self, key: str) -> KeyState | None:
         return self.keys.get(key)
+
+    def notes_for(self, invoice: str) -> list[Entry]:
+        """Contacts recorded by hand for an invoice (indexed: a plan asks for every decision)."""
+        if self._notes_index is None:
+            self._notes_index = {}
+            for note in self.notes:
+                for invoice_id in note.get("invoices", ()):
+                    self._notes_index.setdefault(invoice_id, []).append(note)
+        return self._notes_index.get(invoice, [])
 
     def extended(self, extra: list[Entry]) -> LogIndex:
         """This log with more entries (what a forecast assumes was sent)."""
@@ -148,7 +157,6 @@ def _mark(result: LogIndex, entry: Entry, status: str) -> None:
         current = result.keys.get(key)
         if current is None or RANK[status] >= RANK[current.status]:
             result.keys[key] = KeyState(status, entry.day, entry)
-        result.by_invoice.setdefault(key.split("/", 1)[0].split("#")[0], []).append(key)
 
 
 # -- reading files ----------------------------------------------------------------------------
