@@ -44,8 +44,11 @@ def invoices_of(repo: Repository, target: str) -> tuple[str, list[str]]:
 
 
 def read_log(root: Path) -> tuple[sendlog.LogIndex, sendlog.ReadReport]:
-    report = sendlog.read(root)
-    return sendlog.index(report.entries), report
+    from runner.repository import no_gc
+
+    with no_gc():
+        report = sendlog.read(root)
+        return sendlog.index(report.entries), report
 
 
 def add_today(parser: argparse.ArgumentParser) -> None:
