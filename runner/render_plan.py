@@ -8,30 +8,49 @@ from typing import Any
 from runner import context, ledger
 from runner.model import Repository
 from runner.schedule import Delivery, Plan
+from runner.sms import SmsLength
+
+Sizes = dict[str, SmsLength]  # delivery id -> what its text message costs
 
 
-def render(plans: list[Plan], form: str) -> str:
+def render(plans: list[Plan], form: str, sizes: Sizes | None = None) -> str:
+    sizes = sizes or {}
     if form == "json":
-        return json.dumps(as_json(plans), indent=2, ensure_ascii=False)
+        return json.dumps(as_json(plans, sizes), indent=2, ensure_ascii=False)
     if form == "markdown":
-        return markdown(plans)
-    return table(plans)
+        return markdown(plans, sizes)
+    return table(plans, sizes)
 
 
-def as_json(plans: list[Plan]) -> dict[str, Any]:
-    return {
-        "today": plans[0].today.isoformat(),
-        "days": len(plans),
-        "deliveries": [d.as_json() for p in plans for d in p.deliveries],
-    }
+def as_json(plans: list[Plan], sizes: Sizes | None = None) -> dict[str, Any]:
+    sizes = sizes or {}
+    deliveries = []
+    for d in (d for p in plans for d in p.deliveries):
+        item = d.as_json()
+        if d.id in sizes:
+            size = sizes[d.id]
+            item["sms"] = {
+                "encoding": size.encoding,
+                "characters": size.units,
+                "segments": size.segments,
+            }
+        deliveries.append(item)
+    return {"today": plans[0].today.isoformat(), "days": len(plans), "deliveries": deliveries}
 
 
-def _row(d: Delivery) -> list[str]:
+def _channel(d: Delivery, sizes: Sizes) -> str:
+    size = sizes.get(d.id)
+    if size is None:
+        return d.channel
+    return f"sms ({size.segments} x {size.encoding})"
+
+
+def _row(d: Delivery, sizes: Sizes) -> list[str]:
     return [
         d.date.isoformat(),
         d.customer,
         d.step,
-        d.channel,
+        _channel(d, sizes),
         ", ".join(d.invoices),
         ", ".join(d.to) or "(nobody)",
         f"{d.total_due} {d.currency}",
@@ -41,12 +60,12 @@ def _row(d: Delivery) -> list[str]:
 HEADER = ["date", "customer", "step", "channel", "invoices", "to", "total due"]
 
 
-def table(plans: list[Plan]) -> str:
+def table(plans: list[Plan], sizes: Sizes) -> str:
     deliveries = [d for p in plans for d in p.deliveries]
     span = f"{plans[0].today}" + (f" .. {plans[-1].today}" if len(plans) > 1 else "")
     if not deliveries:
         return f"nothing to send ({span})"
-    rows = [HEADER, *(_row(d) for d in deliveries)]
+    rows = [HEADER, *(_row(d, sizes) for d in deliveries)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
     lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
@@ -58,7 +77,7 @@ def table(plans: list[Plan]) -> str:
     return "\n".join(lines)
 
 
-def markdown(plans: list[Plan]) -> str:
+def markdown(plans: list[Plan], sizes: Sizes) -> str:
     deliveries = [d for p in plans for d in p.deliveries]
     span = f"{plans[0].today}" + (f" to {plans[-1].today}" if len(plans) > 1 else "")
     if not deliveries:
@@ -69,7 +88,7 @@ def markdown(plans: list[Plan]) -> str:
         "| " + " | ".join(HEADER) + " |",
         "|" + "---|" * len(HEADER),
     ]
-    lines += ["| " + " | ".join(_md(c) for c in _row(d)) + " |" for d in deliveries]
+    lines += ["| " + " | ".join(_md(c) for c in _row(d, sizes)) + " |" for d in deliveries]
     lines += ["", "<details><summary>Why each message is due</summary>", ""]
     lines += [f"- `{d.id}`: {_md(d.reason)}" for d in deliveries]
     lines += ["", "</details>"]

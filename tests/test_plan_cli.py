@@ -57,3 +57,17 @@ def test_markdown_fits_a_job_summary() -> None:
     result = nudge("plan", "--root", str(ROOT), "--today", "2026-11-23", "--format", "markdown")
     assert result.out.startswith("**23 message(s)** (2026-11-23)")
     assert "<details><summary>Why each message is due</summary>" in result.out
+
+
+def test_text_messages_show_their_encoding_and_segments() -> None:
+    result = nudge("plan", "--root", str(ROOT), "--today", "2026-11-23", "--format", "json")
+    texts = {
+        d["customer"]: d["sms"]
+        for d in json.loads(result.out)["deliveries"]
+        if d["channel"] == "sms"
+    }
+    assert texts["thames-analytics"]["encoding"] == "GSM-7"
+    assert texts["parsian-design"]["encoding"] == "UCS-2"  # Persian script
+    assert all(1 <= t["segments"] <= 3 for t in texts.values())
+    table = nudge("plan", "--root", str(ROOT), "--today", "2026-11-23").out
+    assert "sms (3 x UCS-2)" in table

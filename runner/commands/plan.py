@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 from runner import render_plan, workspace
 from runner.errors import NudgeError
@@ -63,8 +64,29 @@ def run(args: argparse.Namespace) -> int:
         base = plandiff.plans_at(args.root, args.against, log, start, args.days, args.only)
         print(plandiff.render(plandiff.compare(base, plans), args.format, args.against))
         return 0
-    print(render_plan.render(plans, args.format))
+    print(render_plan.render(plans, args.format, sms_sizes(loaded.repo, args.root, plans)))
     return 0
+
+
+def sms_sizes(repo: Repository, root: Path, plans: list[Plan]) -> render_plan.Sizes:
+    """Each planned text message rendered and measured: its encoding and segment count."""
+    texts = [d for p in plans for d in p.deliveries if d.channel == "sms" and d.to]
+    if not texts:
+        return {}
+    from jinja2 import FileSystemLoader
+
+    from runner import sms
+    from runner.compose import compose
+    from runner.templates import Renderer, RenderError
+
+    renderer = Renderer(FileSystemLoader(str(root / "templates")))
+    sizes: render_plan.Sizes = {}
+    for delivery in texts:
+        try:
+            sizes[delivery.id] = sms.measure(compose(repo, delivery, renderer, root).text.strip())
+        except RenderError:
+            continue  # validation reports it; the plan still shows the message
+    return sizes
 
 
 def _explain(repo: Repository, log: LogIndex, start: datetime, target: str, form: str) -> int:
