@@ -1211,6 +1211,9 @@ def main() -> int:
     parser.add_argument(
         "--skip", default="", help="comma-separated sections to skip: startup,email,memory,profile"
     )
+    parser.add_argument(
+        "--profile-size", type=int, default=10000, help="the size profiled (one of --sizes)"
+    )
     # internal
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
@@ -1508,7 +1511,7 @@ def main() -> int:
 
     # -- 6: profile -------------------------------------------------------------------------------
     if "profile" not in skip and per_size:
-        size = 10000 if 10000 in per_size else min(per_size)
+        size = args.profile_size if args.profile_size in per_size else min(per_size)
         out_file = OUT / f"profile-{label(size)}.txt"
         print(f"== cProfile at {label(size)} -> {os.path.relpath(out_file, ROOT)}", flush=True)
         root = per_size[size]["root"]
