@@ -118,6 +118,11 @@ def github(tmp_path: Path) -> tuple[Path, Path]:
     return bare, work
 
 
+def pull_request_commit(work: Path, message: str) -> None:
+    """Commit the working tree's changes as a reviewer's pull request would bring them."""
+    git(work, "-c", "user.name=Pat", "-c", "user.email=p@example.com", "commit", "-qam", message)
+
+
 def evaluate(text: str, context: dict[str, str]) -> str:
     def one(match: re.Match[str]) -> str:
         expression = match.group(1).strip()
@@ -206,15 +211,8 @@ def test_check_steps_show_what_a_policy_change_would_send(
     )
     customer = work / "customers" / "huaxin-trading.yaml"
     customer.write_text(customer.read_text() + "paused_until: 2026-12-31\n")
-    git(
-        work,
-        "-c",
-        "user.name=Pat",
-        "-c",
-        "user.email=p@example.com",
-        "commit",
-        "-qam",
-        "gentle: finance in copy of the first reminder; Huaxin asked for a pause",
+    pull_request_commit(
+        work, "gentle: finance in copy of the first reminder; Huaxin asked for a pause"
     )
     summary = tmp_path / "summary.md"
     context = {"github.event.pull_request.base.sha": base, "github.event.pull_request.number": "7"}
@@ -237,16 +235,7 @@ def test_check_fails_when_a_change_breaks_a_policy_test(
     base = git(work, "rev-parse", "HEAD")
     policy = work / "policies" / "gentle.yaml"
     policy.write_text(policy.read_text().replace("at: 14, send: [email]", "at: 10, send: [email]"))
-    git(
-        work,
-        "-c",
-        "user.name=Pat",
-        "-c",
-        "user.email=p@example.com",
-        "commit",
-        "-qam",
-        "gentle: first reminder after 10 days",
-    )
+    pull_request_commit(work, "gentle: first reminder after 10 days")
     context = {"github.event.pull_request.base.sha": base, "github.event.pull_request.number": "8"}
     ran = run_steps(
         "check.yml",
