@@ -265,84 +265,86 @@ def _resolve_candidates(
     customer: Customer,
 ) -> list[Decision]:
     """Of the occurrences not yet sent, per channel: the most advanced recent one is due."""
-    out: list[Decision] = []
-    business_today = calendar.is_business_day(today, policy.calendar)
     progressed: dict[str, tuple[int, date]] = {}
     for d in decisions:
         if d.status in ("sent", "unknown", "failed"):
             mark = (d.step_index, d.occurrence)
             progressed[d.channel] = max(progressed.get(d.channel, mark), mark)
     candidates = [d for d in decisions if d.status == "candidate"]
+    handled = {d.key for d in candidates if _handled_by_note(log, d)}
+    resumed = resumed_on(invoice, customer, today)
+    recent = {
+        d.key for d in candidates if d.key not in handled and _in_window(d, policy, today, resumed)
+    }
     best: dict[str, Decision] = {}
     for d in candidates:
-        if _handled_by_note(log, d) or not _in_window(
-            d, policy, today, resumed_on(invoice, customer, today)
-        ):
-            continue
-        if d.channel not in best or (d.step_index, d.occurrence) > (
-            best[d.channel].step_index,
-            best[d.channel].occurrence,
+        if d.key in recent and (
+            d.channel not in best
+            or (d.step_index, d.occurrence)
+            > (best[d.channel].step_index, best[d.channel].occurrence)
         ):
             best[d.channel] = d
-    for d in decisions:
-        if d.status != "candidate":
-            out.append(d)
-            continue
-        out.append(
-            _final(d, best, progressed, policy, today, business_today, log, customer, invoice)
+    business_today = calendar.is_business_day(today, policy.calendar)
+    return [
+        _final(
+            d,
+            d.key in handled,
+            d.key in recent,
+            best,
+            progressed,
+            policy,
+            today,
+            business_today,
+            invoice,
         )
-    return out
+        if d.status == "candidate"
+        else d
+        for d in decisions
+    ]
 
 
 def _final(
     d: Decision,
+    handled: bool,
+    recent: bool,
     best: dict[str, Decision],
     progressed: dict[str, tuple[int, date]],
     policy: Policy,
     today: date,
     business_today: bool,
-    log: LogIndex,
-    customer: Customer,
     invoice: Invoice,
 ) -> Decision:
-    def with_(status: str, reason: str) -> Decision:
-        return Decision(
-            d.invoice,
-            d.customer,
-            d.policy,
-            d.step,
-            d.step_index,
-            d.channel,
-            d.occurrence,
-            d.day,
-            d.due,
-            d.key,
-            status,
-            reason,
-        )
-
-    if _handled_by_note(log, d):
-        return with_("handled", "a person recorded a contact by hand for it")
-    if not _in_window(d, policy, today, resumed_on(invoice, customer, today)):
-        return with_(
-            "missed",
-            f"was due {d.occurrence}, more than {_window(d, policy)} business "
-            "days ago: too late to send after missed runs",
+    if handled:
+        return replace(d, status="handled", reason="a person recorded a contact by hand for it")
+    if not recent:
+        return replace(
+            d,
+            status="missed",
+            reason=(
+                f"was due {d.occurrence}, more than {_window(d, policy)} business days ago: too "
+                "late to send after missed runs"
+            ),
         )
     top = best[d.channel]
     if top is not d:
-        return with_(
-            "superseded", f"superseded by the more advanced '{top.step}' of {top.occurrence}"
+        return replace(
+            d,
+            status="superseded",
+            reason=f"superseded by the more advanced '{top.step}' of {top.occurrence}",
         )
     done = progressed.get(d.channel)
     if done is not None and done > (d.step_index, d.occurrence):
-        return with_("superseded", "a more advanced reminder was already sent")
+        return replace(d, status="superseded", reason="a more advanced reminder was already sent")
     if not business_today:
-        return with_(
-            "waiting",
-            f"today ({today}) is not a business day in the policy's calendar: sent on the next one",
+        return replace(
+            d,
+            status="waiting",
+            reason=(
+                f"today ({today}) is not a business day in the policy's calendar: sent on the next "
+                "one"
+            ),
         )
-    return with_("due", due_reason(d, today, invoice))
+    return replace(d, status="due", reason=due_reason(d, today, invoice))
 
 
 def due_reason(d: Decision, today: date, invoice: Invoice) -> str:
