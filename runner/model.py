@@ -9,7 +9,6 @@ from decimal import Decimal
 from functools import cached_property
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-CHANNELS = ("email", "sms", "letter", "task")
 
 
 @dataclass(frozen=True)
@@ -135,10 +134,6 @@ class Step:
     @property
     def first_day(self) -> int:
         return self.at if self.at is not None else int(self.start or 0)
-
-    @property
-    def last_day(self) -> int:
-        return self.at if self.at is not None else int(self.end or 0)
 
     def roles_for(self, channel: str) -> tuple[str, ...]:
         """Who a channel's message goes to: tasks to our owner, the rest to billing by default."""
@@ -277,9 +272,6 @@ class Repository:
             customer.policy if customer else self.settings.defaults.policy
         )
         return self.policies.get(policy_id)
-
-    def locale_of(self, customer: Customer) -> str:
-        return customer.locale
 
     def template_for(self, template: str, locale: str, channel: str) -> str | None:
         """The template file for a locale, falling back da_DK -> da -> the default locale."""

@@ -18,7 +18,7 @@ from pathlib import Path
 from runner import git
 from runner.deliver import now_stamp
 from runner.errors import NudgeError
-from runner.sendlog import Entry, Writer, log_files
+from runner.sendlog import Entry, Writer
 
 PUSH_TRIES = 5
 
@@ -165,7 +165,3 @@ def cancel(writer: Writer, entries: list[Entry], taken: dict[str, str]) -> list[
             )
             cancelled.append(str(entry.raw["delivery"]))
     return cancelled
-
-
-def log_paths(root: Path) -> list[Path]:
-    return log_files(root)

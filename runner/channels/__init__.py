@@ -1,4 +1,4 @@
-"""Channels: one tiny interface, one literal registry.
+"""Channels: one tiny interface; runner.transports chooses the implementation per channel.
 
 A channel sends one message once and says what happened; the retry loop (runner.deliver) decides
 whether to try again. `retry` means the provider certainly did not take the message; `unknown`
@@ -24,10 +24,6 @@ class Outcome:
     opted_out: tuple[str, ...] = ()  # numbers that said STOP
     refused: tuple[str, ...] = ()  # recipients refused while others got it
 
-    @property
-    def permanent(self) -> bool:
-        return self.status == "failed"
-
 
 class Channel(Protocol):
     name: str
@@ -37,19 +33,3 @@ class Channel(Protocol):
     async def send(self, message: Outgoing) -> Outcome: ...
 
     async def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What a channel can carry, as data (apprise-style)."""
-
-    body_chars: int | None = None
-    parallel: int = 1
-
-
-LIMITS = {
-    "email": Limits(parallel=4),
-    "sms": Limits(body_chars=1600, parallel=4),
-    "letter": Limits(),
-    "task": Limits(parallel=4),
-}

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     root: Path = args.root
     repo = workspace.load_valid(root).repo
     customer_id, invoice_ids = workspace.invoices_of(repo, args.target)
-    events = _file_events(root, repo, customer_id, invoice_ids, args.target in repo.customers)
+    events = _file_events(root, repo, customer_id, invoice_ids)
     events += _log_events(root, set(invoice_ids), customer_id)
     events.sort(key=lambda e: e.when)
     if args.format == "json":
@@ -94,7 +94,7 @@ def _invoice_in(data: Any, invoice_id: str) -> dict[str, Any] | None:
 
 
 def _file_events(
-    root: Path, repo: Repository, customer_id: str, invoice_ids: list[str], whole_customer: bool
+    root: Path, repo: Repository, customer_id: str, invoice_ids: list[str]
 ) -> list[Event]:
     events: list[Event] = []
     for invoice_id in invoice_ids:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from runner import render_plan, workspace
@@ -101,7 +101,3 @@ def _explain(repo: Repository, log: LogIndex, start: datetime, target: str, form
     else:
         print(render_plan.explain_text(repo, result, invoice_ids))
     return 0
-
-
-def today_of(plans: list[Plan]) -> date:
-    return plans[0].today
