@@ -20,7 +20,7 @@ line (a crash mid-write) is reported and skipped.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -112,18 +112,27 @@ class LogIndex:
         return merged
 
 
+_DELIVERY_STATUSES = frozenset({"pending", "sent", "failed", "unknown", "resolved", "cancelled"})
+
+
+def _time_order(entry: Entry) -> tuple[str, str]:
+    raw = entry.raw
+    return str(raw.get("at", "")), str(raw.get("id", ""))
+
+
 def index(entries: Iterable[Entry]) -> LogIndex:
     """Fold the log into what the schedule needs; order-independent (entries sort by time)."""
-    ordered = sorted(entries, key=lambda e: (str(e.get("at", "")), e.id))
+    ordered = sorted(entries, key=_time_order)
     latest: dict[str, Entry] = {}  # delivery -> its latest pending/outcome/resolution
     result = LogIndex()
     for entry in ordered:
-        status = entry.status
-        if status in ("pending", "sent", "failed", "unknown", "resolved", "cancelled"):
-            previous = latest.get(entry.delivery)
-            if status == "pending" and previous is not None:
+        raw = entry.raw  # the fields read directly: this loop runs once per log line
+        status = raw.get("status", "")
+        if status in _DELIVERY_STATUSES:
+            delivery = str(raw.get("delivery", raw.get("id", "")))
+            if status == "pending" and delivery in latest:
                 continue  # an outcome or resolution already stands for this delivery
-            latest[entry.delivery] = entry
+            latest[delivery] = entry
         elif status in ("superseded", "missed"):
             _mark(result, entry, status)
         elif status == "note":
@@ -153,10 +162,11 @@ RANK = {"sent": 4, "unknown": 3, "failed": 2, "superseded": 1, "missed": 1}
 
 
 def _mark(result: LogIndex, entry: Entry, status: str) -> None:
-    for key in entry.keys:
+    day = entry.day
+    for key in entry.raw.get("keys", ()):
         current = result.keys.get(key)
         if current is None or RANK[status] >= RANK[current.status]:
-            result.keys[key] = KeyState(status, entry.day, entry)
+            result.keys[key] = KeyState(status, day, entry)
 
 
 # -- reading files ----------------------------------------------------------------------------
@@ -177,30 +187,28 @@ def read(root: Path) -> ReadReport:
     seen: set[str] = set()
     entries: list[Entry] = []
     damaged: list[tuple[str, int, str]] = []
+    loads = json.loads
     for path in log_files(root):
         rel = path.relative_to(root).as_posix()
-        for number, line in _lines(path):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for number, line in enumerate(text.split("\n"), start=1):
+            if not line or line.isspace():
+                continue
             try:
-                raw = json.loads(line)
+                raw = loads(line)
             except json.JSONDecodeError as exc:
                 damaged.append((rel, number, f"not a complete JSON line ({exc.msg}): skipped"))
                 continue
-            if not isinstance(raw, dict):
+            if type(raw) is not dict:
                 damaged.append((rel, number, "not a JSON object: skipped"))
                 continue
-            entry = Entry(raw)
-            if entry.id and entry.id in seen:
-                continue
-            seen.add(entry.id)
-            entries.append(entry)
+            ident = str(raw.get("id", ""))
+            if ident:
+                if ident in seen:
+                    continue
+                seen.add(ident)
+            entries.append(Entry(raw))
     return ReadReport(entries, damaged)
-
-
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                yield number, line
 
 
 def path_for(root: Path, day: date) -> Path:

@@ -13,6 +13,7 @@ import traceback
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from jinja2 import (
@@ -71,19 +72,27 @@ def _defined(value: Any) -> Any:
     return value
 
 
+@cache
+def _babel_locale(name: str) -> Any:
+    """Babel's Locale for a name, parsed once (format_currency would parse it on every call)."""
+    from babel import Locale
+
+    return Locale.parse(name)
+
+
 @pass_context
 def _money(ctx: Context, amount: Decimal | int | str, currency: str) -> str:
     from babel.numbers import format_currency
 
     value = Decimal(_defined(amount))
-    return str(format_currency(value, _defined(currency), locale=_locale(ctx)))
+    return str(format_currency(value, _defined(currency), locale=_babel_locale(_locale(ctx))))
 
 
 @pass_context
 def _date(ctx: Context, day: date, form: str = "long") -> str:
     from babel.dates import format_date
 
-    return str(format_date(_defined(day), format=form, locale=_locale(ctx)))
+    return str(format_date(_defined(day), format=form, locale=_babel_locale(_locale(ctx))))
 
 
 @pass_context
@@ -91,14 +100,15 @@ def _percent(ctx: Context, value: Decimal | int) -> str:
     from babel.numbers import format_percent
 
     share = Decimal(_defined(value)) / 100
-    return str(format_percent(share, locale=_locale(ctx), decimal_quantization=False))
+    locale = _babel_locale(_locale(ctx))
+    return str(format_percent(share, locale=locale, decimal_quantization=False))
 
 
 @pass_context
 def _number(ctx: Context, value: Decimal | int) -> str:
     from babel.numbers import format_decimal
 
-    return str(format_decimal(_defined(value), locale=_locale(ctx)))
+    return str(format_decimal(_defined(value), locale=_babel_locale(_locale(ctx))))
 
 
 def _environment(loader: BaseLoader, autoescape: bool) -> ImmutableSandboxedEnvironment:

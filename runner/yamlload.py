@@ -7,12 +7,15 @@ for good error messages.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from runner import quickyaml
 
 try:  # libyaml's C parser when present; the pure-Python one otherwise
     from yaml import CSafeLoader as _BaseLoader
@@ -103,13 +106,14 @@ class Document:
 
 
 def read_text(path: Path, rel: str) -> str:
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise YamlProblem(
-            f"file is {size / 1024 / 1024:.1f} MiB; Nudge reads data files of at most "
-            f"{MAX_FILE_BYTES // 1024 // 1024} MiB: split it into several files"
-        )
-    data = path.read_bytes()
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > MAX_FILE_BYTES:
+            raise YamlProblem(
+                f"file is {size / 1024 / 1024:.1f} MiB; Nudge reads data files of at most "
+                f"{MAX_FILE_BYTES // 1024 // 1024} MiB: split it into several files"
+            )
+        data = handle.read()
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -122,6 +126,12 @@ def read_text(path: Path, rel: str) -> str:
 
 def parse(text: str) -> Any:
     """Parse YAML text into plain values; raises YamlProblem with a position."""
+    data = quickyaml.load(text)  # the common plain subset, read directly
+    return data if data is not None else parse_with_libyaml(text)
+
+
+def parse_with_libyaml(text: str) -> Any:
+    """Any YAML, read by libyaml with the loader's constructors."""
     # An alias needs '*' and a merge key '<<'; text with neither cannot hold one, and is read
     # without the per-node guard (most files: the guard costs a tenth of the load).
     guarded = "*" in text or "<<" in text

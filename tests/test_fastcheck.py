@@ -119,3 +119,41 @@ def test_decimals_are_numbers_for_both() -> None:
     assert schema.fast_check("invoice")(document) and schema._validator("invoice").is_valid(
         document
     )
+
+
+address_parts = st.text(alphabet="aZ09.-_+é", min_size=1, max_size=12)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.one_of(
+        st.builds(lambda a, b, c: f"{a}@{b}.{c}", address_parts, address_parts, address_parts),
+        st.builds(
+            lambda a, b, c: f"{a}@{b}.{c}",
+            address_parts,
+            address_parts,
+            st.sampled_from(["test", "local", "LOCALHOST", "arpa", "example", "dk", "1a", "co"]),
+        ),
+        st.text(alphabet="ab.@-_+1", max_size=20),
+        st.builds(lambda n: "a" * n + "@b.example", st.integers(60, 70)),
+        st.builds(lambda n: "a@" + "b" * n + ".example", st.integers(60, 70)),
+    )
+)
+def test_the_plain_address_shortcut_never_accepts_what_email_validator_refuses(
+    address: str,
+) -> None:
+    from email_validator import EmailNotValidError, validate_email
+
+    if schema._plain_email(address):
+        try:
+            validate_email(address, check_deliverability=False)
+        except EmailNotValidError as exc:
+            pytest.fail(f"{address!r} taken as plain, but email_validator says: {exc}")
+
+
+def test_the_sample_addresses_take_the_shortcut() -> None:
+    """Not vacuous: the common addresses are the ones the shortcut answers."""
+    for address in ["ap@acme.example", "Jordan.Billing+ar@c00001-foods.example", "a_b@x.co.uk"]:
+        assert schema._plain_email(address), address
+    for address in ["a@b.test", "a..b@x.example", "a@x--y.example", "ø@x.dk", "a@b", "a@b.1a"]:
+        assert not schema._plain_email(address), address
