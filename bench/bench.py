@@ -938,7 +938,9 @@ def run_worker(args: argparse.Namespace) -> None:
     print(RESULT + json.dumps(result, default=str), flush=True)
 
 
-def worker(extra: list[str], today: date, timeout: float) -> dict[str, Any] | None:
+def worker(
+    extra: list[str], today: date, timeout: float, env: dict[str, str] | None = None
+) -> dict[str, Any] | None:
     """Run one worker; its result, or None (with the reason printed) on failure or timeout."""
     cmd = [
         sys.executable,
@@ -949,7 +951,14 @@ def worker(extra: list[str], today: date, timeout: float) -> dict[str, Any] | No
         today.isoformat(),
     ]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+        proc = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+        )
     except subprocess.TimeoutExpired:
         print(f"    ! {extra[0]}: stopped after the {timeout:.0f} s timeout", flush=True)
         return {"timeout": timeout}
@@ -1003,15 +1012,24 @@ def fmt_s(seconds: float | None) -> str:
     return f"{seconds:.2f} s"
 
 
+SNAPSHOTS = OUT / "snapshots"  # the load snapshots of the runs (NUDGE_CACHE_DIR)
+
+
 def measure_size(size: int, root: Path, today: date, args: argparse.Namespace) -> dict[str, Series]:
-    series = {k: Series(k) for k in ("floor", "validate", "plan")}
+    """floor; validate with no snapshot; plan after it (the snapshot validate left, as in the
+    check job); plan with snapshots off (a cold plan on its own)."""
+    series = {k: Series(k) for k in ("floor", "validate", "plan", "plan-cold")}
     for round_no in range(args.repeat):
         for kind, s in series.items():
             if s.timeout is not None or s.failed:
                 continue
             if round_no and s.times and s.times[0] > args.max_repeat_seconds:
                 continue  # one run that long is figure enough; note says so
-            result = worker([kind, "--root", str(root)], today, args.timeout)
+            if kind == "validate":
+                shutil.rmtree(SNAPSHOTS, ignore_errors=True)
+            env = {"NUDGE_CACHE_DIR": "off" if kind == "plan-cold" else str(SNAPSHOTS)}
+            work = "plan" if kind == "plan-cold" else kind
+            result = worker([work, "--root", str(root)], today, args.timeout, env)
             if result is None:
                 s.failed = True
             elif "timeout" in result:
@@ -1048,6 +1066,7 @@ def cli_plan(root: Path, today: date, timeout: float) -> tuple[float | None, str
             stderr=subprocess.PIPE,
             text=True,
             timeout=timeout,
+            env={**os.environ, "NUDGE_CACHE_DIR": "off"},  # cold: start-up and every file read
         )
     except subprocess.TimeoutExpired:
         return None, f"timeout after {timeout:.0f} s"
@@ -1224,6 +1243,7 @@ def main() -> int:
     parser.add_argument("--smtp-server", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--delay", type=float, default=0.02, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    os.environ.setdefault("NUDGE_CACHE_DIR", str(SNAPSHOTS))  # never the user's own cache
 
     if args.smtp_server:
         smtp_server(args.delay)
@@ -1264,6 +1284,7 @@ def main() -> int:
         print("  invoice states: " + ", ".join(f"{k} {v}" for k, v in info["states"].items()))
         series = measure_size(size, root, today, args)
         floor, val, pl = series["floor"].best, series["validate"].best, series["plan"].best
+        cold = series["plan-cold"].best
         for name, s in series.items():
             print(f"  {name:<9} {s.spread()}")
         v_info, p_info = series["validate"].info, series["plan"].info
@@ -1280,14 +1301,18 @@ def main() -> int:
             )
         both = val + pl if val is not None and pl is not None else None
         ratio = both / floor if both is not None and floor else None
+        both_cold = val + cold if val is not None and cold is not None else None
+        ratio_cold = both_cold / floor if both_cold is not None and floor else None
         print(
             f"  validate + plan = {fmt_s(both)}; / floor = "
-            f"{f'{ratio:.1f}x' if ratio is not None else 'n/a'}",
+            f"{f'{ratio:.1f}x' if ratio is not None else 'n/a'} (plan using the snapshot "
+            f"validate left); with a cold plan {fmt_s(both_cold)} = "
+            f"{f'{ratio_cold:.1f}x' if ratio_cold is not None else 'n/a'}",
             flush=True,
         )
         cli, why = cli_plan(root, today, args.timeout)
         print(
-            f"  CLI `nudge plan --root {os.path.relpath(root, ROOT)} --today {today}`: "
+            f"  CLI `nudge plan --root {os.path.relpath(root, ROOT)} --today {today}`, cold: "
             f"{fmt_s(cli)} {why}",
             flush=True,
         )
@@ -1305,6 +1330,7 @@ def main() -> int:
         rows.append(
             (f"{tag}: plan (c)", fmt_s(pl) if pl is not None else series["plan"].spread(), "", "")
         )
+        rows.append((f"{tag}: plan, snapshots off (d)", fmt_s(cold), "", ""))
         big = size == max(sizes) and size >= 100000
         rows.append(
             (
@@ -1314,7 +1340,16 @@ def main() -> int:
                 check_mark(ratio, 2.0, True) if big else "",
             )
         )
-        rows.append((f"{tag}: CLI nudge plan, end to end", fmt_s(cli) if cli else why, "", ""))
+        rows.append(
+            (
+                f"{tag}: (b)+(d) / (a)",
+                f"{ratio_cold:.1f}x" if ratio_cold is not None else "n/a",
+                "",
+                "",
+            )
+        )
+        cli_text = fmt_s(cli) if cli else why
+        rows.append((f"{tag}: CLI nudge plan, cold, end to end", cli_text, "", ""))
         print()
 
     small, large = per_size.get(10000), per_size.get(100000)

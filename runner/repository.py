@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from runner import schema, yamlload
+from runner import schema, snapshot, yamlload
 from runner.errors import Problem, Severity
 from runner.model import (
     WEEKDAYS,
@@ -89,16 +90,29 @@ def data_files(root: Path, folder: str) -> list[Path]:
     return [Path(name) for name in sorted(names, key=lambda n: n.split(os.sep))]
 
 
-def template_names(root: Path) -> frozenset[str]:
-    base = root / "templates"
-    if not base.is_dir():
-        return frozenset()
-    return frozenset(p.relative_to(base).as_posix() for p in base.rglob("*.j2") if p.is_file())
+def template_files(root: Path) -> list[str]:
+    found: list[str] = []
+    for top, _, files in os.walk(root / "templates"):
+        found += [os.path.join(top, f) for f in files if f.endswith(".j2")]
+    return sorted(found)
 
 
 def load(root: Path) -> Loaded:
+    """Every data file read and checked (or the snapshot of the last load, if none changed)."""
     with no_gc():
-        return _load(root)
+        listing = {folder: data_files(root, folder) for folder in DATA_FOLDERS}
+        templates = template_files(root)
+        read = [str(root / "settings.yaml")]
+        read += [str(p) for folder in DATA_FOLDERS for p in listing[folder]]
+        fingerprint = snapshot.Fingerprint(root, read + templates)
+        loaded = snapshot.load(root, fingerprint)
+        if loaded is None:
+            started = time.time_ns()
+            base = len(str(root / "templates")) + 1
+            names = frozenset(name[base:].replace(os.sep, "/") for name in templates)
+            loaded = _load(root, listing, names)
+            snapshot.save(root, fingerprint, loaded, started)
+        return loaded
 
 
 @contextmanager
@@ -116,8 +130,11 @@ def no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _load(root: Path) -> Loaded:
-    reader = _Reader(root)
+DATA_FOLDERS = ("policies", "customers", "invoices")
+
+
+def _load(root: Path, listing: dict[str, list[Path]], templates: frozenset[str]) -> Loaded:
+    reader = _Reader(root, listing)
     settings = reader.settings()
     policies = reader.many("policies", "policy", reader.policy)
     customers = reader.many("customers", "customer", lambda s, d: reader.customer(s, d, settings))
@@ -136,13 +153,14 @@ def _load(root: Path) -> Loaded:
             continue
         invoices[invoice.id] = invoice
         reader.sources[("invoice", invoice.id)] = source
-    repo = Repository(settings, customers, invoices, policies, template_names(root))
+    repo = Repository(settings, customers, invoices, policies, templates)
     return Loaded(repo, reader.problems, reader.sources, reader.rejected)
 
 
 class _Reader:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, listing: dict[str, list[Path]]) -> None:
         self.root = root
+        self.listing = listing
         self.problems: list[Problem] = []
         self.sources: dict[tuple[str, str], Source] = {}
         self.rejected: dict[str, set[str]] = {}
@@ -166,7 +184,7 @@ class _Reader:
         return None
 
     def documents(self, folder: str, kind: str) -> Iterable[tuple[Source, dict[str, Any]]]:
-        for path in data_files(self.root, folder):
+        for path in self.listing[folder]:
             doc = self.read(path)
             if doc is None:
                 self.reject(kind, path.name)

@@ -32,6 +32,14 @@ def copy_sample(target: Path) -> Path:
     return target
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Load snapshots go to a directory of the test run's own, not the user's cache."""
+    import os
+
+    os.environ["NUDGE_CACHE_DIR"] = str(tmp_path_factory.mktemp("nudge-cache"))
+
+
 @pytest.fixture
 def sample(tmp_path: Path) -> Path:
     """A private copy of the sample repository (tests may change it)."""

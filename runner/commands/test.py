@@ -88,7 +88,7 @@ def check_case(repo: Repository, path: Path, rel: str) -> list[Problem]:
         "policy": data["policy"],
         **data["invoice"],
     }
-    reader = repository._Reader(path.parent)
+    reader = repository._Reader(path.parent, {})
     checked = list(reader.checked(repository.Source(doc, ("invoice",)), invoice_data, "invoice"))
     if not checked:
         return reader.problems

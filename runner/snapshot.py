@@ -1,0 +1,138 @@
+"""A snapshot of the last load, reused while no file under the repository has changed.
+
+Reading 100,000 invoice files takes longer than anything Nudge does with them, and a session of
+commands (`validate`, then `plan`, `plan --explain`, `history`...) reads the same files each
+time. Like git's index, the snapshot is keyed by what `stat` says of every file the load reads
+(path, size, modification and change time, inode), plus the Nudge code and the libraries that
+judge the data; any difference and the files are read again. A file changed in the two seconds
+before a load could change again within the clock's resolution unnoticed, so a load that sees
+one is not kept ("racily clean", in git's words).
+
+Snapshots live in the user's cache directory (`$NUDGE_CACHE_DIR`, else `$XDG_CACHE_HOME/nudge`,
+else `~/.cache/nudge`), never in the repository, readable by the user only; they hold what the
+files hold. `NUDGE_CACHE_DIR=off` turns them off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runner.repository import Loaded
+
+FORMAT = b"nudge-snapshot-1\n"
+RACY_NS = 2_000_000_000
+# Libraries whose verdicts decide what a load accepts: a new version may judge differently.
+JUDGES = ("pyyaml", "babel", "email-validator", "phonenumbers")
+
+
+def directory() -> Path | None:
+    configured = os.environ.get("NUDGE_CACHE_DIR")
+    if configured == "off":
+        return None
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "nudge"
+
+
+class Fingerprint:
+    """What stat says of every file a load reads, hashed, and the newest modification time."""
+
+    def __init__(self, root: Path, files: list[str]) -> None:
+        digest = hashlib.blake2b(_code_identity(), digest_size=32)
+        newest = 0
+        prefix = len(str(root)) + 1
+        lines = []
+        for name in files:
+            try:
+                st = os.stat(name)
+            except OSError:
+                lines.append(f"{name[prefix:]}\0missing\n")
+                continue
+            newest = max(newest, st.st_mtime_ns)
+            lines.append(
+                f"{name[prefix:]}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\n"
+            )
+        digest.update("".join(lines).encode("utf-8", "surrogateescape"))
+        self.digest = digest.digest()
+        self.newest_ns = newest
+
+
+def _path(root: Path) -> Path | None:
+    base = directory()
+    if base is None:
+        return None
+    name = hashlib.sha256(str(root.resolve()).encode("utf-8", "surrogateescape")).hexdigest()
+    return base / "snapshots" / f"{name[:32]}.pickle"
+
+
+def load(root: Path, fingerprint: Fingerprint) -> Loaded | None:
+    """The snapshot of `root` if every file is as it was when it was taken; else None."""
+    path = _path(root)
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(len(FORMAT)) != FORMAT or handle.read(32) != fingerprint.digest:
+                return None
+            loaded: Loaded = pickle.loads(handle.read())
+    except FileNotFoundError:
+        return None
+    except Exception:  # a damaged snapshot is only a slower load: read the files
+        _forget(path)
+        return None
+    return loaded
+
+
+def save(root: Path, fingerprint: Fingerprint, loaded: Loaded, started_ns: int) -> None:
+    """Keep `loaded` for the next load, unless a file changed too recently to trust its stat."""
+    path = _path(root)
+    if path is None or fingerprint.newest_ns > started_ns - RACY_NS:
+        return
+    sources = {  # the parsed values are not needed again: positions come from the text
+        key: replace(source, doc=replace(source.doc, data=None))
+        for key, source in loaded.sources.items()
+    }
+    payload = pickle.dumps(replace(loaded, sources=sources), protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".snapshot-")  # mode 0600
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(FORMAT + fingerprint.digest + payload)
+        os.replace(temp, path)
+    except OSError:
+        return  # a read-only or full cache directory: the next load reads the files
+
+
+def _forget(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def _code_identity() -> bytes:
+    """This Nudge (its files' sizes and times), this Python, and the judging libraries."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    package = Path(__file__).parent
+    parts = [FORMAT.decode(), sys.version]
+    for name in JUDGES:
+        try:
+            parts.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            parts.append(f"{name} -")
+    for top, dirs, files in os.walk(package):
+        dirs.sort()
+        for file in sorted(files):
+            if file.endswith((".py", ".json")):
+                st = os.stat(os.path.join(top, file))
+                parts.append(f"{top}/{file} {st.st_size} {st.st_mtime_ns}")
+    return "\n".join(parts).encode("utf-8", "surrogateescape")

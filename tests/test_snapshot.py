@@ -1,0 +1,125 @@
+"""The load snapshot: a second command on unchanged files skips reading them, and any change
+to any file (even one that keeps its size and modification time) is read again."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from runner import repository, snapshot, yamlload
+
+from conftest import copy_sample, nudge
+
+HOUR_NS = 3600 * 10**9
+
+
+def aged(root: Path) -> Path:
+    """Files last changed an hour ago, as in a checkout: old enough to be snapshotted."""
+    past = time.time_ns() - HOUR_NS
+    for path in root.rglob("*"):
+        os.utime(path, ns=(past, past))
+    return root
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("NUDGE_CACHE_DIR", str(tmp_path / "cache"))
+    return aged(copy_sample(tmp_path / "repo"))
+
+
+def snapshots(root: Path) -> list[Path]:
+    return sorted((root.parent / "cache").rglob("*.pickle"))
+
+
+def no_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(path: Path, rel: str) -> str:
+        raise AssertionError(f"{rel} was read again")
+
+    monkeypatch.setattr(yamlload, "read_text", refuse)
+
+
+def test_a_second_load_of_unchanged_files_reads_none_of_them(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = repository.load(repo)
+    assert len(snapshots(repo)) == 1
+    no_reading(monkeypatch)
+    second = repository.load(repo)
+    assert second.repo == first.repo
+    assert second.problems == first.problems
+    assert second.sources.keys() == first.sources.keys()
+
+
+def test_an_edit_that_keeps_size_and_time_is_still_read(repo: Path) -> None:
+    repository.load(repo)
+    path = repo / "invoices" / "2026" / "INV-1042.yaml"
+    before = path.stat()
+    text = path.read_text()
+    assert 'amount: "12500.00"' in text
+    path.write_text(text.replace('amount: "12500.00"', 'amount: "12900.00"'))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # same size, same mtime
+    assert path.stat().st_size == before.st_size
+    assert repository.load(repo).repo.invoices["INV-1042"].amount == Decimal("12900.00")
+
+
+def test_added_and_removed_files_are_seen(repo: Path) -> None:
+    repository.load(repo)
+    path = repo / "invoices" / "2026" / "INV-1042.yaml"
+    path.rename(repo / "invoices" / "2026" / "INV-9042.yaml.off")
+    assert "INV-1042" not in repository.load(repo).repo.invoices
+    (repo / "invoices" / "2026" / "INV-9042.yaml.off").rename(path)
+    assert "INV-1042" in repository.load(repo).repo.invoices
+
+
+def test_files_changed_in_the_last_seconds_are_not_snapshotted(repo: Path) -> None:
+    (repo / "invoices" / "2026" / "INV-1042.yaml").touch()  # could change again unnoticed
+    repository.load(repo)
+    assert snapshots(repo) == []
+    aged(repo)
+    repository.load(repo)
+    assert len(snapshots(repo)) == 1
+
+
+def test_a_damaged_snapshot_is_ignored_and_replaced(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = repository.load(repo)
+    [path] = snapshots(repo)
+    path.write_bytes(path.read_bytes()[:5000])  # a crash mid-write, or a full disk
+    assert repository.load(repo).repo == first.repo
+    no_reading(monkeypatch)
+    assert repository.load(repo).repo == first.repo  # the snapshot was written again
+
+
+def test_snapshots_are_private_and_outside_the_repository(repo: Path) -> None:
+    repository.load(repo)
+    [path] = snapshots(repo)
+    assert repo not in path.parents
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_off_means_no_snapshot(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NUDGE_CACHE_DIR", "off")
+    repository.load(repo)
+    assert snapshots(repo) == []
+    assert snapshot.directory() is None
+
+
+def test_validate_reports_the_same_problems_from_a_snapshot(tmp_path: Path) -> None:
+    root = copy_sample(tmp_path / "repo")
+    bad = root / "invoices" / "2026" / "INV-1042.yaml"
+    bad.write_text(bad.read_text().replace("due: 2026-10-31", "due: 2026-10-32"))
+    aged(root)
+    env = {"NUDGE_CACHE_DIR": str(tmp_path / "cache")}
+    first = nudge("validate", "--root", str(root), env=env)
+    assert snapshots(root) != []
+    second = nudge("validate", "--root", str(root), env=env)
+    assert first.code == second.code == 1
+    assert "INV-1042.yaml:6:6: due: '2026-10-32' is not a date" in first.out
+    assert (second.out, second.err) == (first.out, first.err)
