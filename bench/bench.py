@@ -635,14 +635,20 @@ def _plan(root: Path, today: date) -> dict[str, Any]:
 
 
 def do_validate(root: Path, today: date) -> dict[str, Any]:
+    from runner import snapshot
+
     start = time.perf_counter()
     info = _validate(root)
+    snapshot.settle()  # a command waits for its snapshot before it exits: that time counts
     return {"seconds": time.perf_counter() - start, **info}
 
 
 def do_plan(root: Path, today: date) -> dict[str, Any]:
+    from runner import snapshot
+
     start = time.perf_counter()
     info = _plan(root, today)
+    snapshot.settle()
     return {"seconds": time.perf_counter() - start, **info}
 
 

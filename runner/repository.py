@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from runner import schema, snapshot, yamlload
+from runner import parallel, schema, snapshot, yamlload
 from runner.errors import Problem, Severity
 from runner.model import (
     WEEKDAYS,
@@ -59,7 +59,7 @@ class Source:
 @dataclass
 class Loaded:
     repo: Repository
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # the files' own, then references
     sources: dict[tuple[str, str], Source] = field(default_factory=dict)
     rejected: dict[str, set[str]] = field(default_factory=dict)  # kind -> ids of files in error
 
@@ -111,6 +111,9 @@ def load(root: Path) -> Loaded:
             base = len(str(root / "templates")) + 1
             names = frozenset(name[base:].replace(os.sep, "/") for name in templates)
             loaded = _load(root, listing, names)
+            from runner.checks import cross_references  # it imports this module
+
+            loaded.problems.extend(cross_references(loaded))
             snapshot.save(root, fingerprint, loaded, started)
         return loaded
 
@@ -131,6 +134,9 @@ def no_gc() -> Iterator[None]:
 
 
 DATA_FOLDERS = ("policies", "customers", "invoices")
+# What reading some invoice files gives: the invoices with their sources, the problems found,
+# the names of the files rejected (by kind).
+_Part = tuple[list[tuple[Source, Invoice]], list[Problem], dict[str, set[str]]]
 
 
 def _load(root: Path, listing: dict[str, list[Path]], templates: frozenset[str]) -> Loaded:
@@ -138,11 +144,25 @@ def _load(root: Path, listing: dict[str, list[Path]], templates: frozenset[str])
     settings = reader.settings()
     policies = reader.many("policies", "policy", reader.policy)
     customers = reader.many("customers", "customer", lambda s, d: reader.customer(s, d, settings))
+
+    def read_invoices(paths: list[Path]) -> _Part:
+        part = _Reader(root, {})
+        built = []
+        for source, data in part.documents(paths, "invoice"):
+            invoice = part.guarded(lambda s=source, d=data: part.invoice(s, d, settings, customers))
+            if invoice is not None:
+                built.append((source, invoice))
+        return built, part.problems, part.rejected
+
     invoices: dict[str, Invoice] = {}
-    for source, data in reader.documents("invoices", "invoice"):
-        invoice = reader.guarded(lambda s=source, d=data: reader.invoice(s, d, settings, customers))
-        if invoice is None:
-            continue
+    found: list[tuple[Source, Invoice]] = []
+    # Half the invoice files are read by a second process when there are many (parallel.py).
+    for built, problems, rejected in parallel.halves(listing["invoices"], read_invoices):
+        found += built
+        reader.problems += problems
+        for kind, names in rejected.items():
+            reader.rejected.setdefault(kind, set()).update(names)
+    for source, invoice in found:
         if invoice.id in invoices:
             first = invoices[invoice.id].path
             reader.problems.append(
@@ -183,8 +203,8 @@ class _Reader:
             self.problems.append(Problem(rel, 1, 1, f"cannot read file: {exc.strerror}"))
         return None
 
-    def documents(self, folder: str, kind: str) -> Iterable[tuple[Source, dict[str, Any]]]:
-        for path in self.listing[folder]:
+    def documents(self, paths: list[Path], kind: str) -> Iterable[tuple[Source, dict[str, Any]]]:
+        for path in paths:
             doc = self.read(path)
             if doc is None:
                 self.reject(kind, path.name)
@@ -231,7 +251,7 @@ class _Reader:
 
     def many(self, folder: str, kind: str, parse: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for source, data in self.documents(folder, kind):
+        for source, data in self.documents(self.listing[folder], kind):
             entity = self.guarded(lambda s=source, d=data: parse(s, d))
             if entity is None:
                 self.reject(kind, source.doc.path, data)

@@ -15,13 +15,13 @@ files hold. `NUDGE_CACHE_DIR=off` turns them off.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import os
 import pickle
 import sys
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -94,15 +94,44 @@ def load(root: Path, fingerprint: Fingerprint) -> Loaded | None:
 
 
 def save(root: Path, fingerprint: Fingerprint, loaded: Loaded, started_ns: int) -> None:
-    """Keep `loaded` for the next load, unless a file changed too recently to trust its stat."""
+    """Keep `loaded` for the next load, unless a file changed too recently to trust its stat.
+
+    A large repository is written by a forked copy of this process, on another core, while the
+    command goes on; the command waits for it before it exits (settle), so the next command
+    finds it."""
     path = _path(root)
     if path is None or fingerprint.newest_ns > started_ns - RACY_NS:
         return
-    sources = {  # the parsed values are not needed again: positions come from the text
-        key: replace(source, doc=replace(source.doc, data=None))
-        for key, source in loaded.sources.items()
-    }
-    payload = pickle.dumps(replace(loaded, sources=sources), protocol=pickle.HIGHEST_PROTOCOL)
+    if len(loaded.sources) < BACKGROUND_FROM or not hasattr(os, "fork"):
+        _write(path, fingerprint, loaded)
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        if not _writers:
+            atexit.register(settle)
+        _writers.append(pid)
+        return
+    try:  # the copy: write, and leave without running the command's exit handlers
+        _write(path, fingerprint, loaded)
+    finally:
+        os._exit(0)
+
+
+BACKGROUND_FROM = 20_000  # files; below this, writing inline costs less than a fork
+_writers: list[int] = []
+
+
+def settle() -> None:
+    """Wait for snapshots still being written."""
+    while _writers:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(_writers.pop(), 0)
+
+
+def _write(path: Path, fingerprint: Fingerprint, loaded: Loaded) -> None:
+    payload = pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL)  # Documents without data
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".snapshot-")  # mode 0600

@@ -20,7 +20,6 @@ def load_valid(root: Path, templates: bool = False) -> Loaded:
         raise NudgeError(f"{root} is not a directory: give --root the Nudge repository")
     loaded = repository.load(root)
     problems = list(loaded.problems)
-    problems.extend(checks.cross_references(loaded))
     if templates:
         problems.extend(checks.templates(loaded, root))
     errors = sorted({p for p in problems if p.severity == "error"})

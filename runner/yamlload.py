@@ -104,6 +104,14 @@ class Document:
     text: str
     data: Any
 
+    def __getstate__(self) -> tuple[str, str]:
+        # Pickled (a snapshot, a second process's share of the files) without the parsed data:
+        # the entities built from it travel instead, and positions come from the text.
+        return self.path, self.text
+
+    def __setstate__(self, state: tuple[str, str]) -> None:
+        self.__dict__.update(path=state[0], text=state[1], data=None)
+
 
 def read_text(path: Path, rel: str) -> str:
     with open(path, "rb") as handle:

@@ -123,3 +123,13 @@ def test_validate_reports_the_same_problems_from_a_snapshot(tmp_path: Path) -> N
     assert first.code == second.code == 1
     assert "INV-1042.yaml:6:6: due: '2026-10-32' is not a date" in first.out
     assert (second.out, second.err) == (first.out, first.err)
+
+
+def test_a_large_load_is_written_by_a_forked_copy_while_the_command_goes_on(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshot, "BACKGROUND_FROM", 1)  # the sample counts as large
+    first = repository.load(repo)
+    snapshot.settle()  # what the command does before it exits
+    no_reading(monkeypatch)
+    assert repository.load(repo).repo == first.repo

@@ -26,7 +26,6 @@ def check(root: Path) -> tuple[Loaded, list[Problem]]:
 
     loaded = repository.load(root)
     found = list(loaded.problems)
-    found.extend(checks.cross_references(loaded))
     found.extend(checks.templates(loaded, root))
     return loaded, sorted(set(found))
 

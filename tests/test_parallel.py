@@ -1,0 +1,65 @@
+"""Reading in two processes gives exactly what one process gives: the same invoices, problems
+and rejections, in the same order, with duplicates caught across the two halves."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from runner import parallel, repository
+
+from conftest import copy_sample
+
+DUPLICATED = "INV-1002"  # the first sample invoice file: its id is used again in the second half
+
+
+@pytest.fixture
+def broken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("NUDGE_CACHE_DIR", "off")
+    root = copy_sample(tmp_path / "repo")
+    invoices = sorted((root / "invoices").rglob("INV-*.yaml"))
+    first, last = invoices[0], invoices[-2]
+    assert first.stem == DUPLICATED
+    # an id used in the first half again in the second, a bad date, a file that is not YAML
+    (root / "invoices" / "2026" / "INV-9999.yaml").write_text(first.read_text())
+    last.write_text(last.read_text().replace("due: ", "due: 2026-02-30\nold_due: "))
+    (root / "invoices" / "2026" / "INV-5000.yaml").write_text("id: [unclosed\n")
+    return root
+
+
+def load(root: Path, processes: str, monkeypatch: pytest.MonkeyPatch) -> repository.Loaded:
+    monkeypatch.setenv("NUDGE_PROCESSES", processes)
+    monkeypatch.setattr(parallel, "PARALLEL_FROM", 2)
+    return repository.load(root)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_two_processes_read_what_one_reads(broken: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    one = load(broken, "1", monkeypatch)
+    two = load(broken, "2", monkeypatch)
+    assert parallel._cores() >= 2, "this machine has two cores: the second run used a fork"
+    assert two.repo == one.repo
+    assert two.problems == one.problems
+    assert two.rejected == one.rejected
+    assert list(two.sources) == list(one.sources)
+    messages = "\n".join(str(p) for p in two.problems)
+    assert "invalid YAML" in messages and "INV-5000.yaml" in messages
+    assert "2026-02-30" in messages
+    assert f"INV-9999.yaml:2:5: duplicate invoice id '{DUPLICATED}': already used in " in messages
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_failure_in_the_second_process_is_raised_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "PARALLEL_FROM", 2)
+    monkeypatch.delenv("NUDGE_PROCESSES", raising=False)
+
+    def work(items: list[int]) -> int:
+        if 3 in items:
+            raise ValueError("item 3 is bad")
+        return sum(items)
+
+    assert parallel.halves([1, 2, 4, 5], work) == [3, 9]
+    with pytest.raises(RuntimeError, match="item 3 is bad"):
+        parallel.halves([1, 2, 3, 4], work)
