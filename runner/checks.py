@@ -13,7 +13,7 @@ from pathlib import Path
 
 from jinja2 import FileSystemLoader
 
-from runner import context, ledger, sms
+from runner import context, ledger, parallel, sms
 from runner.errors import Problem
 from runner.model import Customer, Invoice, Policy, Repository, Step, locale_chain
 from runner.repository import Loaded
@@ -186,6 +186,10 @@ def _article(need: str) -> str:
 # -- templates ---------------------------------------------------------------------------------
 
 
+PARALLEL_CUSTOMERS = 2000
+HTML_TEMPLATES = ("email.j2", "letter.j2", "macros.j2")  # e-mails and letters, and layouts
+
+
 def templates(loaded: Loaded, root: Path) -> Iterator[Problem]:
     """Every template parses; every one a customer would get renders against their data."""
     repo = loaded.repo
@@ -198,8 +202,33 @@ def templates(loaded: Loaded, root: Path) -> Iterator[Problem]:
             problem = _template_problem(exc, root, seen)
             if problem.message:
                 yield problem
+    pairs = list(_customer_policies(repo))
+
+    def render_all(part: list[tuple[Customer, Policy]]) -> list[Problem]:
+        return list(_render_for(loaded, renderer, root, part, set(seen)))
+
+    # Many customers: half of them tried in a second process (parallel.py), problems merged.
+    # What both halves render is compiled first, here, so the copy inherits it compiled.
+    renderer.precompile(n for n in sorted(repo.templates) if n.endswith(HTML_TEMPLATES))
+    for found in parallel.halves(pairs, render_all, least=PARALLEL_CUSTOMERS):
+        for problem in found:
+            key = (problem.path, problem.line, problem.message)
+            if key not in seen:
+                seen.add(key)
+                yield problem
+
+
+def _render_for(
+    loaded: Loaded,
+    renderer: Renderer,
+    root: Path,
+    pairs: list[tuple[Customer, Policy]],
+    seen: set[tuple[str, int, str]],
+) -> Iterator[Problem]:
+    """Each template these customers would get, rendered once per shape of their data."""
+    repo = loaded.repo
     rendered: set[tuple[object, ...]] = set()
-    for customer, policy in _customer_policies(repo):
+    for customer, policy in pairs:
         own = sorted(
             (
                 i

@@ -22,8 +22,10 @@ R = TypeVar("R")
 PARALLEL_FROM = 4000  # items; below this, a fork and the pickling cost more than they save
 
 
-def halves(items: list[T], work: Callable[[list[T]], R]) -> list[R]:
-    if len(items) < PARALLEL_FROM or not hasattr(os, "fork") or _cores() < 2:
+def halves(items: list[T], work: Callable[[list[T]], R], least: int = 0) -> list[R]:
+    """[work(items)], or [work(first half), work(second half)] computed at once in two
+    processes, when there are at least `least` items (default PARALLEL_FROM)."""
+    if len(items) < (least or PARALLEL_FROM) or not hasattr(os, "fork") or _cores() < 2:
         return [work(items)]
     cut = len(items) // 2
     read_end, write_end = os.pipe()

@@ -6,10 +6,12 @@ Two environments over the same loader do that, so no template has to remember to
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import re
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -159,6 +161,12 @@ class Renderer:
             body = body.translate(SMS_SPACES)
         subject = body.splitlines()[0] if body else ""
         return Rendered(subject, body + "\n")
+
+    def precompile(self, names: Iterable[str]) -> None:
+        """Compile for HTML now what rendering will ask for (syntax errors: check_syntax)."""
+        for name in names:
+            with contextlib.suppress(TemplateError):
+                self.html.get_template(name)
 
     def check_syntax(self, name: str) -> None:
         try:

@@ -63,3 +63,24 @@ def test_a_failure_in_the_second_process_is_raised_here(monkeypatch: pytest.Monk
     assert parallel.halves([1, 2, 4, 5], work) == [3, 9]
     with pytest.raises(RuntimeError, match="item 3 is bad"):
         parallel.halves([1, 2, 3, 4], work)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_templates_tried_in_two_processes_find_what_one_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runner import checks
+
+    monkeypatch.setenv("NUDGE_CACHE_DIR", "off")
+    root = copy_sample(tmp_path / "repo")
+    danish = root / "templates" / "gentle-tier-1" / "da.email.j2"
+    danish.write_text(danish.read_text().replace("{% block text %}", "{% block text %}{{ 1 / 0 }}"))
+    loaded = repository.load(root)
+    monkeypatch.setattr(checks, "PARALLEL_CUSTOMERS", 2)
+    monkeypatch.setenv("NUDGE_PROCESSES", "1")
+    one = sorted(checks.templates(loaded, root))
+    monkeypatch.setenv("NUDGE_PROCESSES", "2")
+    two = sorted(checks.templates(loaded, root))
+    assert one == two
+    assert [p.path for p in one] == ["templates/gentle-tier-1/da.email.j2"]
+    assert "division by zero" in one[0].message
