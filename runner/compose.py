@@ -17,7 +17,7 @@ from pathlib import Path
 
 from runner import context
 from runner.errors import NudgeError
-from runner.model import Contact, Repository
+from runner.model import Contact, Repository, Settings
 from runner.schedule import Delivery, recipients, zone
 from runner.templates import Renderer
 
@@ -90,21 +90,16 @@ def email_message(repo: Repository, out: Outgoing, sent_at: datetime | None = No
     """The RFC 5322 message for an e-mail (or a task e-mailed to our owner)."""
     settings = repo.settings
     company = settings.company
-    sender = (settings.email.sender if settings.email else None) or formataddr(
-        (company.name, company.email)
-    )
     domain = company.email.rsplit("@", 1)[-1]
     msg = EmailMessage(policy=MESSAGE_POLICY)
-    msg["From"] = _header(sender)
+    msg["From"] = _header(sender_of(settings))
     msg["To"] = _addresses(out.to)
     if out.cc:
         msg["Cc"] = _addresses(out.cc)
     if company.reply_to:
         msg["Reply-To"] = _header(company.reply_to)
     msg["Subject"] = _header(out.subject)
-    if sent_at is None:  # a preview: the morning of the delivery
-        sent_at = datetime.combine(out.delivery.date, time(9), zone(settings.defaults.timezone))
-    msg["Date"] = format_datetime(sent_at)
+    msg["Date"] = format_datetime(sent_at or preview_time(settings, out))
     msg["Message-ID"] = message_id(out.delivery, domain)
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Nudge-Keys"] = _header(" ".join(out.delivery.keys))
@@ -116,6 +111,16 @@ def email_message(repo: Repository, out: Outgoing, sent_at: datetime | None = No
             path.read_bytes(), maintype="application", subtype="pdf", filename=path.name
         )
     return msg
+
+
+def sender_of(settings: Settings) -> str:
+    configured = settings.email.sender if settings.email else None
+    return configured or formataddr((settings.company.name, settings.company.email))
+
+
+def preview_time(settings: Settings, out: Outgoing) -> datetime:
+    """When a message not (yet) sent is dated: the morning of its delivery."""
+    return datetime.combine(out.delivery.date, time(9), zone(settings.defaults.timezone))
 
 
 def envelope(out: Outgoing, bcc: str | None) -> list[str]:

@@ -70,6 +70,8 @@ class Batch:
         self.retry = retry
         self.progress = progress
         self.finished = 0
+        self._waiting: list[tuple[list[dict[str, Any]], asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     def base(self, job: Job) -> dict[str, Any]:
         d = job.delivery
@@ -92,23 +94,50 @@ class Batch:
         }
 
     def record_pending(self, jobs: list[Job]) -> None:
-        """Write `pending` for every job now: the claims `--push` publishes before sending."""
-        for job in jobs:
-            self._pending(job)
+        """Write `pending` for every job now (one fsync): the claims `--push` publishes first."""
+        claims = [raw for job in jobs if (raw := self._pending(job)) is not None]
+        if claims:
+            self.writer.append_many(claims)
 
-    def _pending(self, job: Job) -> None:
+    def _pending(self, job: Job) -> dict[str, Any] | None:
+        """The `pending` entry a job still needs, marked as written (the caller writes it)."""
         if not job.delivery_id:
             job.delivery_id = new_id()
-        if job.message is not None and not job.pending:
-            job.pending = True
-            self.writer.append(
-                {
-                    **self.base(job),
-                    "status": "pending",
-                    "at": now_stamp(),
-                    "subject": job.message.subject,
-                }
-            )
+        if job.message is None or job.pending:
+            return None
+        job.pending = True
+        return {
+            **self.base(job),
+            "status": "pending",
+            "at": now_stamp(),
+            "subject": job.message.subject,
+        }
+
+    async def _commit(self, entries: list[dict[str, Any]]) -> None:
+        """Write entries to the log; returns once they are on disk. Entries that arrive while a
+        write is under way go down together in the next one (a group commit: one fsync for
+        many messages, so the log keeps up with many connections)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((entries, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                await asyncio.to_thread(self.writer.append_many, [e for es, _ in batch for e in es])
+            except asyncio.CancelledError:
+                for _, done in batch:
+                    done.cancel()
+                raise
+            except Exception as exc:  # each waiting message fails as its own write would
+                for _, done in batch:
+                    done.set_exception(exc)
+                continue
+            for _, done in batch:
+                done.set_result(None)
 
     async def send_all(self, jobs: list[Job]) -> None:
         for channel in {self.channels[j.delivery.channel] for j in jobs if j.message}:
@@ -122,19 +151,20 @@ class Batch:
     async def _one(self, job: Job, total: int) -> None:
         # Without claims, `pending` goes down right before the hand-over: a crash leaves only
         # the messages actually in flight unknown; the ones never tried can go out on a rerun.
-        await asyncio.to_thread(self._pending, job)  # fsync off the event loop
+        claim = self._pending(job)
+        if claim is not None:
+            await self._commit([claim])  # on disk before the hand-over
         if job.message is None:
             job.outcome = Outcome("failed", reason=job.error)
-            self.writer.append(
-                {
-                    **self.base(job),
-                    "status": "failed",
-                    "at": now_stamp(),
-                    "reason": job.error,
-                    "attempts": 0,
-                    "permanent": True,
-                }
-            )
+            failed = {
+                **self.base(job),
+                "status": "failed",
+                "at": now_stamp(),
+                "reason": job.error,
+                "attempts": 0,
+                "permanent": True,
+            }
+            await self._commit([failed])
             self._tick(total)
             return
         channel = self.channels[job.delivery.channel]
@@ -152,10 +182,10 @@ class Batch:
                     "unknown", reason=f"unexpected error: {type(exc).__name__}: {str(exc)[:200]}"
                 )
         job.outcome = outcome
-        await asyncio.to_thread(self._record, job, outcome)
+        await self._commit(self._outcome_entries(job, outcome))
         self._tick(total)
 
-    def _record(self, job: Job, outcome: Outcome) -> None:
+    def _outcome_entries(self, job: Job, outcome: Outcome) -> list[dict[str, Any]]:
         entry = {**self.base(job), "at": now_stamp(), "attempts": job.attempts}
         reason = self._private(job, outcome.reason)
         if outcome.status == "sent":
@@ -166,18 +196,17 @@ class Batch:
             entry.update(status="failed", reason=reason, permanent=False)
         else:
             entry.update(status=outcome.status, reason=reason, permanent=outcome.status == "failed")
-        self.writer.append(entry)
-        for number in outcome.opted_out:
-            self.writer.append(
-                {
-                    "status": "optout",
-                    "at": now_stamp(),
-                    "run": self.run_id,
-                    "phone": hashed(number) if self.hash_recipients else number,
-                    "customer": job.delivery.customer,
-                    "reason": "the recipient replied STOP (Twilio 21610)",
-                }
-            )
+        return [entry] + [
+            {
+                "status": "optout",
+                "at": now_stamp(),
+                "run": self.run_id,
+                "phone": hashed(number) if self.hash_recipients else number,
+                "customer": job.delivery.customer,
+                "reason": "the recipient replied STOP (Twilio 21610)",
+            }
+            for number in outcome.opted_out
+        ]
 
     def _private(self, job: Job, text: str) -> str:
         """Providers name the refused address or number in their reasons: hash it there too."""

@@ -187,7 +187,7 @@ def read(root: Path) -> ReadReport:
     seen: set[str] = set()
     entries: list[Entry] = []
     damaged: list[tuple[str, int, str]] = []
-    loads = json.loads
+    loads = json.JSONDecoder().decode  # json.loads without its per-call argument handling
     for path in log_files(root):
         rel = path.relative_to(root).as_posix()
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -248,18 +248,25 @@ class Writer:
                         tail.write("\n")
 
     def append(self, raw: dict[str, Any]) -> Entry:
-        """Append one line and fsync it. The file is opened per line: git may replace it
-        between two lines (a rebase during --push), and a held handle would write to the old one."""
+        """Append one line and fsync it."""
+        self.append_many([raw])
+        return Entry(raw)
+
+    def append_many(self, raws: list[dict[str, Any]]) -> None:
+        """Append lines with one write and one fsync (a group commit: all are on disk when this
+        returns). The file is opened per call: git may replace it between two calls (a rebase
+        during --push), and a held handle would write to the old one."""
         import os
 
-        raw.setdefault("id", new_id())
+        for raw in raws:
+            raw.setdefault("id", new_id())
+        text = "".join(json.dumps(raw, ensure_ascii=False, sort_keys=True) + "\n" for raw in raws)
         self._repair_torn_tail()
         with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(raw, ensure_ascii=False, sort_keys=True) + "\n")
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        self.written.append(raw)
-        return Entry(raw)
+        self.written.extend(raws)
 
     def close(self) -> None:
         return None

@@ -113,7 +113,7 @@ class Document:
         self.__dict__.update(path=state[0], text=state[1], data=None)
 
 
-def read_text(path: Path, rel: str) -> str:
+def read_text(path: str | Path, rel: str) -> str:
     with open(path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         if size > MAX_FILE_BYTES:
@@ -196,7 +196,7 @@ def _first_alias(text: str) -> tuple[int, int]:
     return 1, 1
 
 
-def load(path: Path, rel: str) -> Document:
+def load(path: str | Path, rel: str) -> Document:
     text = read_text(path, rel)
     return Document(rel, text, parse(text))
 

@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 import aiosmtplib
 
 from runner.channels import Outcome, Status
-from runner.compose import WIRE_POLICY, Outgoing, email_message, envelope
+from runner.compose import Outgoing, envelope, message_id
 from runner.errors import NudgeError
+from runner.mime import wire_bytes
 from runner.model import EmailSettings, Repository
 
 
@@ -127,7 +128,7 @@ class Smtp:
     async def _transaction(
         self, client: aiosmtplib.SMTP, message: Outgoing
     ) -> tuple[Outcome, bool]:
-        msg = email_message(self.repo, message, datetime.now(UTC))
+        data = wire_bytes(self.repo, message, datetime.now(UTC))
         sender = self.repo.settings.company.email
         recipients = envelope(message, self.settings.bcc)
         data_sent = False
@@ -149,10 +150,10 @@ class Smtp:
                     "failed", reason="all recipients refused: " + "; ".join(refused)
                 ), True
             data_sent = True
-            response = await client.data(msg.as_bytes(policy=WIRE_POLICY))
+            response = await client.data(data)
             return Outcome(
                 "sent",
-                provider_id=response.message.strip()[:200] or msg["Message-ID"],
+                provider_id=response.message.strip()[:200] or message_id(message.delivery, ""),
                 refused=tuple(refused),
                 reason="; ".join(f"refused {r}" for r in refused),
             ), True
