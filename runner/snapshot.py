@@ -138,8 +138,24 @@ def _write(path: Path, fingerprint: Fingerprint, loaded: Loaded) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(FORMAT + fingerprint.digest + payload)
         os.replace(temp, path)
+        _prune(path.parent)
     except OSError:
         return  # a read-only or full cache directory: the next load reads the files
+
+
+KEEP = 4  # snapshots of other roots kept (plan --against and show load old commits' trees)
+
+
+def _prune(folder: Path) -> None:
+    """The newest few snapshots stay; each is as large as the repository's data."""
+    found = []
+    for entry in os.scandir(folder):
+        if not entry.name.endswith(".pickle"):
+            continue  # another command's snapshot still being written
+        with contextlib.suppress(OSError):
+            found.append((entry.stat().st_mtime_ns, entry.path))
+    for _, stale in sorted(found, reverse=True)[KEEP:]:
+        _forget(Path(stale))
 
 
 def _forget(path: Path) -> None:

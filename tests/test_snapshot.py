@@ -133,3 +133,16 @@ def test_a_large_load_is_written_by_a_forked_copy_while_the_command_goes_on(
     snapshot.settle()  # what the command does before it exits
     no_reading(monkeypatch)
     assert repository.load(repo).repo == first.repo
+
+
+def test_only_the_newest_snapshots_are_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NUDGE_CACHE_DIR", str(tmp_path / "cache"))
+    roots = [aged(copy_sample(tmp_path / f"tree{n}")) for n in range(snapshot.KEEP + 2)]
+    for root in roots:
+        repository.load(root)
+    kept = sorted((tmp_path / "cache").rglob("*.pickle"))
+    assert len(kept) == snapshot.KEEP
+    newest = snapshot._path(roots[-1])
+    assert newest in kept
