@@ -72,7 +72,7 @@ def compose(repo: Repository, delivery: Delivery, renderer: Renderer, root: Path
     )
 
 
-def _header(value: str) -> str:
+def header_value(value: str) -> str:
     if "\r" in value or "\n" in value:
         raise HeaderInjection(f"header value contains a line break, refused: {value!r}")
     return value
@@ -82,7 +82,8 @@ def _addresses(contacts: tuple[Contact, ...]) -> tuple[Address, ...]:
     # Address objects, not a joined string: a non-ASCII name is then encoded on its own and
     # the comma between two addresses never ends up inside an encoded word.
     return tuple(
-        Address(display_name=_header(c.name), addr_spec=_header(c.email or "")) for c in contacts
+        Address(display_name=header_value(c.name), addr_spec=header_value(c.email or ""))
+        for c in contacts
     )
 
 
@@ -92,17 +93,17 @@ def email_message(repo: Repository, out: Outgoing, sent_at: datetime | None = No
     company = settings.company
     domain = company.email.rsplit("@", 1)[-1]
     msg = EmailMessage(policy=MESSAGE_POLICY)
-    msg["From"] = _header(sender_of(settings))
+    msg["From"] = header_value(sender_of(settings))
     msg["To"] = _addresses(out.to)
     if out.cc:
         msg["Cc"] = _addresses(out.cc)
     if company.reply_to:
-        msg["Reply-To"] = _header(company.reply_to)
-    msg["Subject"] = _header(out.subject)
+        msg["Reply-To"] = header_value(company.reply_to)
+    msg["Subject"] = header_value(out.subject)
     msg["Date"] = format_datetime(sent_at or preview_time(settings, out))
     msg["Message-ID"] = message_id(out.delivery, domain)
     msg["Auto-Submitted"] = "auto-generated"
-    msg["X-Nudge-Keys"] = _header(" ".join(out.delivery.keys))
+    msg["X-Nudge-Keys"] = header_value(" ".join(out.delivery.keys))
     msg.set_content(out.text)
     if out.html:
         msg.add_alternative(out.html, subtype="html")

@@ -23,8 +23,8 @@ from email.utils import format_datetime, formataddr, parseaddr
 from runner.compose import (
     WIRE_POLICY,
     Outgoing,
-    _header,
     email_message,
+    header_value,
     message_id,
     preview_time,
     sender_of,
@@ -51,19 +51,19 @@ def _write(repo: Repository, out: Outgoing, sent_at: datetime | None) -> bytes:
     settings = repo.settings
     company = settings.company
     lines = [
-        "From: " + _mailbox(*parseaddr(_header(sender_of(settings)))),
+        "From: " + _mailbox(*parseaddr(header_value(sender_of(settings)))),
         "To: " + _mailboxes(out.to),
     ]
     if out.cc:
         lines.append("Cc: " + _mailboxes(out.cc))
     if company.reply_to:
-        lines.append("Reply-To: " + _mailbox(*parseaddr(_header(company.reply_to))))
+        lines.append("Reply-To: " + _mailbox(*parseaddr(header_value(company.reply_to))))
     lines += [
-        "Subject: " + _text_header(_header(out.subject), "Subject"),
+        "Subject: " + _text_header(header_value(out.subject), "Subject"),
         "Date: " + format_datetime(sent_at or preview_time(settings, out)),
         "Message-ID: " + message_id(out.delivery, company.email.rsplit("@", 1)[-1]),
         "Auto-Submitted: auto-generated",
-        "X-Nudge-Keys: " + _words(_header(" ".join(out.delivery.keys)), len("X-Nudge-Keys: ")),
+        "X-Nudge-Keys: " + _words(header_value(" ".join(out.delivery.keys)), len("X-Nudge-Keys: ")),
         "MIME-Version: 1.0",
     ]
     body = _text_part(out.text, "plain")

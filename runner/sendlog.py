@@ -127,7 +127,7 @@ def index(entries: Iterable[Entry]) -> LogIndex:
     result = LogIndex()
     for entry in ordered:
         raw = entry.raw  # the fields read directly: this loop runs once per log line
-        status = raw.get("status", "")
+        status = str(raw.get("status", ""))
         if status in _DELIVERY_STATUSES:
             delivery = str(raw.get("delivery", raw.get("id", "")))
             if status == "pending" and delivery in latest:

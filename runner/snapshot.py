@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 FORMAT = b"nudge-snapshot-1\n"
 RACY_NS = 2_000_000_000
 # Libraries whose verdicts decide what a load accepts: a new version may judge differently.
-JUDGES = ("pyyaml", "babel", "email-validator", "phonenumbers")
+JUDGES = ("pyyaml", "babel", "email-validator", "phonenumbers", "holidays", "jsonschema")
 
 
 def directory() -> Path | None:

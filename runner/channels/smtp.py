@@ -153,7 +153,8 @@ class Smtp:
             response = await client.data(data)
             return Outcome(
                 "sent",
-                provider_id=response.message.strip()[:200] or message_id(message.delivery, ""),
+                provider_id=response.message.strip()[:200]
+                or message_id(message.delivery, sender.rsplit("@", 1)[-1]),
                 refused=tuple(refused),
                 reason="; ".join(f"refused {r}" for r in refused),
             ), True
