@@ -1472,7 +1472,7 @@ def main() -> int:
             print(
                 f"    of which sending only (send_all): {send_rate:6.1f} msg/s "
                 f"({fmt_s(send_best)}); writing the {messages} pending entries first: "
-                f"{fmt_s(pending)} = {line_ms:.1f} ms per fsynced log line"
+                f"{fmt_s(pending)} = {line_ms:.2f} ms per log line (one fsync for all)"
             )
             conns = mail["max_connections"]
             ceiling = conns / args.smtp_delay  # every connection busy all the time

@@ -80,16 +80,6 @@ class _Reader:
     def _next_indent(self) -> int:
         return self.lines[self.at][0] if self.at < len(self.lines) else -1
 
-    @staticmethod
-    def _key(key: str) -> bool:
-        """Whether `key` reads as text (not 'yes', 'null', 12...). Keys repeat: remembered."""
-        known = _TEXT_KEYS.get(key)
-        if known is None:
-            known = _tag(key) == _STR
-            if len(_TEXT_KEYS) < 4096:
-                _TEXT_KEYS[key] = known
-        return known
-
     def mapping(self, indent: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
         lines = self.lines
@@ -103,7 +93,7 @@ class _Reader:
             if match is None:
                 break  # a sequence item at this indent ends the mapping: the caller decides
             key, rest = match.group(1), match.group(2)
-            if key in out or not (_TEXT_KEYS.get(key) or self._key(key)):
+            if key in out or not _text_key(key):
                 raise _Unsure
             self.at += 1
             if rest is None or rest[0] == "#":
@@ -180,7 +170,7 @@ def _flow(text: str) -> Any:
         while True:
             if mapping:
                 key = _FLOW_KEY.match(text, at)
-                if key is None or key.group(1) in out or not _Reader._key(key.group(1)):
+                if key is None or key.group(1) in out or not _text_key(key.group(1)):
                     raise _Unsure
                 name, at = key.group(1), key.end()
             item = _FLOW_ITEM.match(text, at)
@@ -207,6 +197,16 @@ def _flow(text: str) -> Any:
     if at < len(text) and not _COMMENT.match(text, at):
         raise _Unsure
     return out
+
+
+def _text_key(key: str) -> bool:
+    """Whether `key` reads as text (not 'yes', 'null', 12...). Keys repeat: remembered."""
+    known = _TEXT_KEYS.get(key)
+    if known is None:
+        known = _tag(key) == _STR
+        if len(_TEXT_KEYS) < 4096:
+            _TEXT_KEYS[key] = known
+    return known
 
 
 def _tag(value: str) -> str:

@@ -138,7 +138,6 @@ _PLAIN_EMAIL = re.compile(
     r"(?=.{1,254}\Z)[A-Za-z0-9]+(?:[._+-][A-Za-z0-9]+)*@"
     r"(?:[A-Za-z0-9]{1,63}(?:-[A-Za-z0-9]+)*\.)+[A-Za-z]{2,63}\Z"
 )
-_SPECIAL_USE = ("arpa", "invalid", "local", "localhost", "onion", "test")
 
 
 def is_email(value: object) -> bool:
@@ -156,15 +155,17 @@ def is_email(value: object) -> bool:
 
 
 def _plain_email(value: str) -> bool:
+    from email_validator import SPECIAL_USE_DOMAIN_NAMES  # the domains it refuses, its list
+
     if _PLAIN_EMAIL.match(value) is None:
         return False
     local, domain = value.rsplit("@", 1)
-    labels = domain.split(".")
+    domain = domain.lower()
     return (
         len(local) <= 64
         and len(domain) <= 253
-        and labels[-1].lower() not in _SPECIAL_USE
-        and all(len(label) <= 63 for label in labels)
+        and all(len(label) <= 63 for label in domain.split("."))
+        and not any(domain == d or domain.endswith("." + d) for d in SPECIAL_USE_DOMAIN_NAMES)
     )
 
 

@@ -22,6 +22,7 @@ import os
 import pickle
 import sys
 import tempfile
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -163,6 +164,7 @@ def _forget(path: Path) -> None:
         path.unlink()
 
 
+@cache
 def _code_identity() -> bytes:
     """This Nudge (its files' sizes and times), this Python, and the judging libraries."""
     from importlib.metadata import PackageNotFoundError, version
