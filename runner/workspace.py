@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -66,11 +67,27 @@ def parse_day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date: write YYYY-MM-DD") from None
 
 
+TODAY_VARIABLE = "NUDGE_TODAY"
+
+
 def now(args: argparse.Namespace, company_timezone: str) -> datetime:
-    """The instant a command acts at: --today is midday in the company's time zone."""
+    """The instant a command acts at: --today (else $NUDGE_TODAY) is midday in the company's
+    time zone; without either, the real clock."""
     from runner.schedule import noon
 
     day: date | None = getattr(args, "today", None)
+    if day is None:
+        day = today_from_environment()
     if day is not None:
         return noon(day, company_timezone)
     return datetime.now(UTC)
+
+
+def today_from_environment() -> date | None:
+    text = os.environ.get(TODAY_VARIABLE, "").strip()
+    if not text:
+        return None
+    try:
+        return parse_day(text)
+    except argparse.ArgumentTypeError as exc:
+        raise NudgeError(f"{TODAY_VARIABLE}: {exc}") from None

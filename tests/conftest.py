@@ -1,4 +1,9 @@
-"""Shared fixtures: copies of the sample repository, and running the CLI as a user would."""
+"""Shared fixtures: copies of the test company, and running the CLI as a user would.
+
+Tests never read the clone's own company (settings.yaml, customers/, invoices/, policies/,
+templates/, log/ at the top): a company that adopts Nudge replaces those. They use the test
+company under tests/fixtures/company, always copied to a temporary folder first.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "tests" / "fixtures" / "company"
+VENDOR = ROOT / "tests" / "vendor"  # what tests need from outside, each with its SOURCE.md
+IBM_CSV = VENDOR / "ibm-accounts-receivable" / "WA_Fn-UseC_-Accounts-Receivable.csv"
 SAMPLE_PARTS = ("settings.yaml", "customers", "invoices", "policies", "templates")
 
 
@@ -24,7 +32,7 @@ class Result:
 def copy_sample(target: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     for part in SAMPLE_PARTS:
-        source = ROOT / part
+        source = FIXTURE / part
         if source.is_dir():
             shutil.copytree(source, target / part)
         else:
@@ -42,7 +50,7 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 @pytest.fixture
 def sample(tmp_path: Path) -> Path:
-    """A private copy of the sample repository (tests may change it)."""
+    """A private copy of the test company (tests may change it)."""
     return copy_sample(tmp_path / "repo")
 
 
@@ -54,7 +62,7 @@ def nudge(
 
     done = subprocess.run(
         [sys.executable, "-m", "runner", *args],
-        cwd=cwd or ROOT,
+        cwd=cwd or ROOT / "tests",  # not the clone's own company: tests pass --root
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -69,7 +77,7 @@ def git(cwd: Path, *args: str) -> str:
 
 
 def git_repo(path: Path, author: str = "Ada Finance") -> Path:
-    """A git repository holding a copy of the sample, committed by `author`."""
+    """A git repository holding a copy of the test company, committed by `author`."""
     copy_sample(path)
     for name in (".gitattributes", ".gitignore"):
         (path / name).write_text((ROOT / name).read_text())

@@ -35,7 +35,7 @@ logging.getLogger("mail.log").setLevel(logging.ERROR)  # aiosmtpd's chatter abou
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
-TWILIO_SPEC = Path("/work/shared/twilio/twilio_api_v2010.json")
+TWILIO_SPEC = TESTS / "vendor" / "twilio" / "twilio_api_v2010_messages.json"  # see SOURCE.md
 
 SMTP_USER = "nudge-bot@nordlys.example"
 SMTP_PASSWORD = "s3cret-Smtp-PW-7f2c91"  # distinctive: searched for in every output

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, Result, copy_sample, nudge
+from conftest import FIXTURE, Result, copy_sample, nudge
 from peers import (
     SMTP_PASSWORD,
     SMTP_USER,
@@ -194,7 +194,7 @@ def test_messages_parse_with_headers_parts_and_the_pdf(
     assert busy is not None
     elsewhere = {r.keys: r.message_id for r in busy.received}
     assert len(elsewhere) == 18
-    pdf = (ROOT / "invoices" / "pdf" / "INV-1042.pdf").read_bytes()
+    pdf = (FIXTURE / "invoices" / "pdf" / "INV-1042.pdf").read_bytes()
     with_pdf = 0
     for got in good.smtp.received:
         msg = got.message

@@ -13,13 +13,13 @@ from hypothesis import strategies as st
 
 from runner import schema, yamlload
 
-from conftest import ROOT
+from conftest import FIXTURE
 
 SAMPLES = {
-    "settings": [ROOT / "settings.yaml"],
-    "customer": sorted((ROOT / "customers").glob("*.yaml")),
-    "invoice": [p for p in sorted((ROOT / "invoices").rglob("INV-*.yaml"))],
-    "policy": sorted((ROOT / "policies").glob("*.yaml")),
+    "settings": [FIXTURE / "settings.yaml"],
+    "customer": sorted((FIXTURE / "customers").glob("*.yaml")),
+    "invoice": [p for p in sorted((FIXTURE / "invoices").rglob("INV-*.yaml"))],
+    "policy": sorted((FIXTURE / "policies").glob("*.yaml")),
 }
 
 values = st.recursive(

@@ -20,20 +20,21 @@ from runner.mime import wire_bytes
 from runner.model import Contact, Repository
 from runner.templates import Renderer
 
-from conftest import ROOT
+from conftest import copy_sample
 
 SENT = datetime(2026, 11, 23, 7, 0, 5, tzinfo=UTC)
 HEADERS = ("From", "To", "Cc", "Reply-To", "Subject", "Date", "Message-ID", "Auto-Submitted")
 
 
 @pytest.fixture(scope="module")
-def sample() -> tuple[Repository, list[Outgoing]]:
-    repo = workspace.load_valid(ROOT).repo
-    log, _ = workspace.read_log(ROOT)
+def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Repository, list[Outgoing]]:
+    root = copy_sample(tmp_path_factory.mktemp("mime") / "repo")
+    repo = workspace.load_valid(root).repo
+    log, _ = workspace.read_log(root)
     plan = schedule.plan(repo, log, schedule.noon(date(2026, 11, 23), "Europe/Copenhagen"))
-    renderer = Renderer(FileSystemLoader(str(ROOT / "templates")))
+    renderer = Renderer(FileSystemLoader(str(root / "templates")))
     out = [
-        compose(repo, d, renderer, ROOT)
+        compose(repo, d, renderer, root)
         for d in plan.deliveries
         if d.channel in ("email", "task") and d.to
     ]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from conftest import ROOT, nudge
+from conftest import nudge
 
 
-def test_days_ahead_assume_each_day_was_sent_and_no_payment_came() -> None:
+def test_days_ahead_assume_each_day_was_sent_and_no_payment_came(sample: Path) -> None:
     result = nudge(
-        "plan", "--root", str(ROOT), "--today", "2026-11-23", "--days", "5", "--format", "json"
+        "plan", "--root", str(sample), "--today", "2026-11-23", "--days", "5", "--format", "json"
     )
     assert result.code == 0, result.err
     deliveries = json.loads(result.out)["deliveries"]
@@ -22,8 +23,8 @@ def test_days_ahead_assume_each_day_was_sent_and_no_payment_came() -> None:
     }
 
 
-def test_explain_says_why_an_invoice_gets_nothing_today() -> None:
-    result = nudge("plan", "--root", str(ROOT), "--today", "2026-11-23", "--explain", "INV-1033")
+def test_explain_says_why_an_invoice_gets_nothing_today(sample: Path) -> None:
+    result = nudge("plan", "--root", str(sample), "--today", "2026-11-23", "--explain", "INV-1033")
     assert result.code == 0, result.err
     lines = result.out.splitlines()
     assert lines[0] == "INV-1033 - 上海华鑫贸易有限公司 - policy gentle"
@@ -34,11 +35,11 @@ def test_explain_says_why_an_invoice_gets_nothing_today() -> None:
     assert any("tier-3" in line and "later" in line and "2026-12-10" in line for line in lines)
 
 
-def test_explain_a_customer_covers_each_of_their_invoices() -> None:
+def test_explain_a_customer_covers_each_of_their_invoices(sample: Path) -> None:
     result = nudge(
         "plan",
         "--root",
-        str(ROOT),
+        str(sample),
         "--today",
         "2026-11-23",
         "--explain",
@@ -53,14 +54,14 @@ def test_explain_a_customer_covers_each_of_their_invoices() -> None:
     assert {(d["step"], d["channel"]) for d in due} == {("tier-3", "email"), ("tier-3", "sms")}
 
 
-def test_markdown_fits_a_job_summary() -> None:
-    result = nudge("plan", "--root", str(ROOT), "--today", "2026-11-23", "--format", "markdown")
+def test_markdown_fits_a_job_summary(sample: Path) -> None:
+    result = nudge("plan", "--root", str(sample), "--today", "2026-11-23", "--format", "markdown")
     assert result.out.startswith("**23 message(s)** (2026-11-23)")
     assert "<details><summary>Why each message is due</summary>" in result.out
 
 
-def test_text_messages_show_their_encoding_and_segments() -> None:
-    result = nudge("plan", "--root", str(ROOT), "--today", "2026-11-23", "--format", "json")
+def test_text_messages_show_their_encoding_and_segments(sample: Path) -> None:
+    result = nudge("plan", "--root", str(sample), "--today", "2026-11-23", "--format", "json")
     texts = {
         d["customer"]: d["sms"]
         for d in json.loads(result.out)["deliveries"]
@@ -69,5 +70,5 @@ def test_text_messages_show_their_encoding_and_segments() -> None:
     assert texts["thames-analytics"]["encoding"] == "GSM-7"
     assert texts["parsian-design"]["encoding"] == "UCS-2"  # Persian script
     assert all(1 <= t["segments"] <= 3 for t in texts.values())
-    table = nudge("plan", "--root", str(ROOT), "--today", "2026-11-23").out
+    table = nudge("plan", "--root", str(sample), "--today", "2026-11-23").out
     assert "sms (3 x UCS-2)" in table

@@ -11,22 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, nudge
+from conftest import FIXTURE, IBM_CSV, ROOT, nudge
 
 sys.path.insert(0, str(ROOT / "tools"))
 import ibm_to_nudge
 
-IBM_CSV = (
-    ROOT.parent
-    / "shared"
-    / "data"
-    / "ibm-accounts-receivable"
-    / ("WA_Fn-UseC_-Accounts-Receivable.csv")
-)
 
-
-def test_shipped_policy_tests_pass() -> None:
-    result = nudge("test", "--root", str(ROOT))
+def test_the_test_companys_policy_cases_pass(sample: Path) -> None:
+    result = nudge("test", "--root", str(sample))
     assert result.code == 0, result.out + result.err
     assert result.out.strip().endswith("7 passed, 0 failed")
 
@@ -90,9 +82,7 @@ def test_backtest_reports_each_step_on_the_sample(sample: Path) -> None:
 
 @pytest.fixture(scope="module")
 def ibm(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not IBM_CSV.exists():
-        pytest.fail(f"the IBM sample is missing: {IBM_CSV}")
-    return ibm_to_nudge.convert(IBM_CSV, tmp_path_factory.mktemp("ibm"))
+    return ibm_to_nudge.convert(IBM_CSV, tmp_path_factory.mktemp("ibm"), FIXTURE)
 
 
 def test_ibm_data_converts_and_validates(ibm: Path) -> None:

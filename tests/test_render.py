@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from jinja2 import FileSystemLoader
@@ -14,10 +13,17 @@ from runner import checks, repository
 from runner.model import Customer, Repository
 from runner.templates import Renderer
 
-from conftest import ROOT
+from conftest import FIXTURE, copy_sample
 
-REPO = repository.load(ROOT).repo
-RENDERER = Renderer(FileSystemLoader(str(ROOT / "templates")))
+Company = tuple[Repository, Renderer]
+
+
+@pytest.fixture(scope="module")
+def company(tmp_path_factory: pytest.TempPathFactory) -> Company:
+    root = copy_sample(tmp_path_factory.mktemp("render") / "repo")
+    return repository.load(root).repo, Renderer(FileSystemLoader(str(root / "templates")))
+
+
 CUSTOMER_OF = {
     "da": "bryggeriet-fjord",
     "pl": "wisla-logistyka",
@@ -56,7 +62,7 @@ MONTHS = {
 
 def cases() -> list[tuple[str, str, str]]:
     found = []
-    for path in sorted((ROOT / "templates").glob("*/*.j2")):
+    for path in sorted((FIXTURE / "templates").glob("*/*.j2")):
         if path.parent.name.startswith("_"):
             continue
         locale, channel, _ = path.name.split(".")
@@ -64,11 +70,11 @@ def cases() -> list[tuple[str, str, str]]:
     return found
 
 
-def render(template: str, locale: str, channel: str) -> tuple[str, str | None]:
-    customer: Customer = REPO.customers[CUSTOMER_OF[locale]]
+def render(company: Company, template: str, locale: str, channel: str) -> tuple[str, str | None]:
+    repo, renderer = company
+    customer: Customer = repo.customers[CUSTOMER_OF[locale]]
     if customer.locale.split("_")[0] != locale:
         customer = replace(customer, locale=locale)
-    repo: Repository = REPO
     policy = next(p for p in repo.policies.values() for s in p.steps if s.template == template)
     if policy.id != customer.policy:
         customer = replace(customer, policy=policy.id)
@@ -77,15 +83,15 @@ def render(template: str, locale: str, channel: str) -> tuple[str, str | None]:
     own = [i for i in repo.invoices_of(customer.id) if not i.void]
     sample = checks.sample_invoice(repo, customer, policy, step, own)
     ctx = checks.sample_context(repo, customer, step, channel, sample)
-    message = RENDERER.render(f"{template}/{locale}.{channel}.j2", channel, ctx)
+    message = renderer.render(f"{template}/{locale}.{channel}.j2", channel, ctx)
     return message.text, message.html
 
 
 @pytest.mark.parametrize(("template", "locale", "channel"), cases(), ids=lambda v: str(v))
 def test_template_renders_with_the_locales_money_and_dates(
-    template: str, locale: str, channel: str
+    company: Company, template: str, locale: str, channel: str
 ) -> None:
-    text, html = render(template, locale, channel)
+    text, html = render(company, template, locale, channel)
     assert text.strip()
     shown = text if channel != "letter" else (html or "")
     if channel != "sms":  # a text message keeps to the amount, without the statement's dates
@@ -97,20 +103,21 @@ def test_template_renders_with_the_locales_money_and_dates(
         assert f'lang="{locale}"' in html or f'lang="{locale}_' in html
 
 
-def test_customer_data_is_a_value_never_template_code(tmp_path: Path) -> None:
-    honest = REPO.customers["liffey-software"]
+def test_customer_data_is_a_value_never_template_code(company: Company) -> None:
+    base, renderer = company
+    honest = base.customers["liffey-software"]
     contacts = tuple(
         replace(c, name="{{ 7 * 7 }} <b>Evil</b>") if c.role == "billing" else c
         for c in honest.contacts
     )
     sneaky = replace(honest, contacts=contacts)
-    repo = replace(REPO, customers={**REPO.customers, sneaky.id: sneaky})
+    repo = replace(base, customers={**base.customers, sneaky.id: sneaky})
     policy = repo.policies["letters-30-60-90"]
     step = policy.steps[0]
     own = list(repo.invoices_of(sneaky.id))
     sample = checks.sample_invoice(repo, sneaky, policy, step, own)
     ctx = checks.sample_context(repo, sneaky, step, "email", sample)
-    message = RENDERER.render("reminder-letter/en.email.j2", "email", ctx)
+    message = renderer.render("reminder-letter/en.email.j2", "email", ctx)
     assert "Dear {{ 7 * 7 }} <b>Evil</b>," in message.text  # plain text: as written
     assert "{{ 7 * 7 }} &lt;b&gt;Evil&lt;/b&gt;" in (message.html or "")  # HTML: escaped
     assert "49" not in message.text

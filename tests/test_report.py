@@ -14,7 +14,7 @@ from runner import report
 from runner.sendlog import Entry, index
 
 from builders import SETTINGS, invoice, paid, policy, repo, step
-from conftest import ROOT, nudge
+from conftest import FIXTURE, IBM_CSV, ROOT, nudge
 
 TODAY = date(2026, 11, 23)
 
@@ -104,8 +104,8 @@ def test_which_steps_work_and_what_an_agency_would_net() -> None:
 
 
 @pytest.mark.parametrize("form", ["table", "markdown", "html", "json"])
-def test_every_format_on_the_sample(form: str) -> None:
-    result = nudge("report", "--root", str(ROOT), "--today", "2026-11-23", "--format", form)
+def test_every_format_on_the_sample(form: str, sample: Path) -> None:
+    result = nudge("report", "--root", str(sample), "--today", "2026-11-23", "--format", form)
     assert result.code == 0, result.err
     if form == "json":
         data = json.loads(result.out)
@@ -121,22 +121,13 @@ def test_every_format_on_the_sample(form: str) -> None:
         assert "| customer | currency | current | 1-30 |" in result.out
 
 
-IBM_CSV = (
-    ROOT.parent
-    / "shared"
-    / "data"
-    / "ibm-accounts-receivable"
-    / ("WA_Fn-UseC_-Accounts-Receivable.csv")
-)
-
-
 def test_ibm_figures_match_an_independent_computation(tmp_path: Path) -> None:
     import sys
 
     sys.path.insert(0, str(ROOT / "tools"))
     import ibm_to_nudge
 
-    root = ibm_to_nudge.convert(IBM_CSV, tmp_path / "ibm")
+    root = ibm_to_nudge.convert(IBM_CSV, tmp_path / "ibm", FIXTURE)
     result = nudge("report", "--root", str(root), "--today", "2013-12-31", "--format", "json")
     assert result.code == 0, result.err
     got = json.loads(result.out)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, git
+from conftest import ROOT, copy_sample, git
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 BIN = Path(sys.executable).parent
@@ -65,18 +65,8 @@ def test_remind_is_never_cancelled_and_check_never_uses_pull_request_target() ->
 # -- running the steps ------------------------------------------------------------------------
 
 
-PROJECT = (
-    "settings.yaml",
-    "customers",
-    "invoices",
-    "policies",
-    "templates",
-    "runner",
-    "pyproject.toml",
-    "README.md",
-    ".gitattributes",
-    ".gitignore",
-)
+CODE = ("runner", "pyproject.toml", "README.md", ".gitattributes", ".gitignore")
+TODAY = "2026-11-23"  # the workflows act on the real date; the tests pin it with NUDGE_TODAY
 
 
 @pytest.fixture(scope="module")
@@ -102,12 +92,13 @@ def github(tmp_path: Path) -> tuple[Path, Path]:
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
     seed = tmp_path / "seed"
     seed.mkdir()
-    for name in PROJECT:
+    for name in CODE:
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(source, seed / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, seed / name)
+    copy_sample(seed)
     git(seed, "init", "-q", "-b", "main")
     git(seed, "add", "-A")
     git(seed, "-c", "user.name=Seed", "-c", "user.email=s@example.com", "commit", "-qm", "seed")
@@ -159,6 +150,7 @@ def run_steps(
             "GITHUB_RUN_ATTEMPT": "1",
             "GITHUB_SERVER_URL": "https://github.example",
             "GITHUB_REPOSITORY": "acme/ar",
+            "NUDGE_TODAY": TODAY,
         }
         done = subprocess.run(
             ["bash", "-e", "-o", "pipefail", "-c", step["run"]],

@@ -1,7 +1,7 @@
 """Convert the IBM Watson accounts-receivable sample (CSV) into a Nudge repository.
 
     python tools/ibm_to_nudge.py CSV OUT
-    (CSV: ../shared/data/ibm-accounts-receivable/WA_Fn-UseC_-Accounts-Receivable.csv)
+    (CSV: tests/vendor/ibm-accounts-receivable/WA_Fn-UseC_-Accounts-Receivable.csv)
 
 Each customerID becomes a customer (English, on the `gentle` policy), each row an invoice paid
 in full on its SettledDate. Invoices go into one export file per invoice month. Country codes
@@ -30,13 +30,15 @@ def rows(csv_path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def convert(csv_path: Path, out: Path) -> Path:
+def convert(csv_path: Path, out: Path, company: Path = ROOT) -> Path:
+    """The IBM invoices as a repository in `out`, with the settings, policies and templates of
+    the company repository `company` (this clone by default)."""
     out.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(ROOT / "settings.yaml", out / "settings.yaml")
+    shutil.copy2(company / "settings.yaml", out / "settings.yaml")
     for folder in ("policies", "templates"):
         if (out / folder).exists():
             shutil.rmtree(out / folder)
-        shutil.copytree(ROOT / folder, out / folder)
+        shutil.copytree(company / folder, out / folder, ignore=shutil.ignore_patterns("tests"))
     (out / "customers").mkdir(exist_ok=True)
     by_month: dict[str, list[str]] = defaultdict(list)
     customers: set[str] = set()
