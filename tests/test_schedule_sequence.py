@@ -6,7 +6,6 @@ import random
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,9 +14,9 @@ from runner import calendar, repository, schedule, sendlog
 from runner.model import Invoice, Payment, Repository
 from runner.simulate import mornings, replay
 
-from conftest import ROOT
+from conftest import FIXTURE
 
-SAMPLE = repository.load(Path(ROOT)).repo
+SAMPLE = repository.load(FIXTURE).repo
 
 
 def only(invoices: list[Invoice]) -> Repository:
