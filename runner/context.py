@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -157,11 +157,18 @@ def in_dispute(repo: Repository, customer: Customer, day: date) -> list[InvoiceV
 
 
 def hold_since(
-    repo: Repository, log: LogIndex | None, customer: Customer, day: date, reaching: Step | None
+    repo: Repository,
+    log: LogIndex | None,
+    customer: Customer,
+    day: date,
+    reaching: Step | None,
+    include_today: bool = False,
 ) -> HoldView | None:
     """Whether the account is on hold on `day`, and since when. From the log, only messages sent
-    before `day` count (so a message rendered again later reads as it did); `reaching` is the
-    step being sent today, which puts the account on hold from today if it has `hold: true`."""
+    before `day` count (so a message rendered again later reads as it did; `include_today` for a
+    report of the day); `reaching` is the step being sent today, which puts the account on hold
+    from today if it has `hold: true`."""
+    last = day + timedelta(days=1) if include_today else day
     first: tuple[date, str] | None = (day, reaching.id) if reaching and reaching.hold else None
     for invoice in repo.invoices_of(customer.id) if log is not None else ():
         policy = repo.policy_for(invoice)
@@ -174,7 +181,7 @@ def hold_since(
                 key.step in holding
                 and state.status == "sent"
                 and state.day is not None
-                and state.day < day
+                and state.day < last
                 and (first is None or (state.day, key.step) < first)
             ):
                 first = (state.day, key.step)

@@ -141,17 +141,14 @@ def _people(
     today: date,
     figures: Figures,
 ) -> None:
+    from runner.context import hold_since
+
     open_ids = {i.id for i in invoices if principal_open(i, today) > 0}
-    held = {c.id for c in repo.customers.values() if c.hold}
-    hold_steps = {(p.id, s.id) for p in repo.policies.values() for s in p.steps if s.hold}
-    for entry in entries:
-        if (
-            entry.status == "sent"
-            and (entry.get("policy"), entry.get("step")) in hold_steps
-            and (set(entry.get("invoices", ())) & open_ids)
-        ):
-            held.add(str(entry.get("customer")))
-    figures.on_hold = sorted(held)
+    figures.on_hold = sorted(
+        c.id
+        for c in repo.customers.values()
+        if hold_since(repo, log, c, today, None, include_today=True) is not None
+    )
     figures.broken_promises = [
         (i.id, i.customer, i.promise.date)
         for i in invoices
