@@ -103,6 +103,7 @@ class _Rows:
         self.repo = repo
         self.problems: list[Problem] = []
         self.by_name = {" ".join(c.name.casefold().split()): c.id for c in repo.customers.values()}
+        self.currencies: set[str] = set()  # codes already found valid
 
     def text(self, row: Row, key: str) -> str:
         column = self.mapping.column(key)
@@ -145,7 +146,7 @@ class _Rows:
         except BadValue as exc:
             self.bad(row, key, str(exc))
             return None
-        places = bookkeeping.precision(currency) if schema.is_currency(currency) else 2
+        places = bookkeeping.precision(currency) if currency in self.currencies else 2
         exponent = amount.as_tuple().exponent
         if isinstance(exponent, int) and -exponent > places:
             rounded = amount.quantize(Decimal(1).scaleb(-places))
@@ -159,9 +160,12 @@ class _Rows:
         code = self.text(row, "currency").upper()
         if not code:
             known = self.repo.customers.get(customer)
-            return (known.currency if known else None) or self.repo.settings.defaults.currency
-        if not schema.is_currency(code):
-            self.bad(row, "currency", f"'{code}' is not an ISO 4217 currency code (e.g. EUR, PLN)")
+            code = (known.currency if known else None) or self.repo.settings.defaults.currency
+        if code not in self.currencies:
+            if not schema.is_currency(code):
+                self.bad(row, "currency", f"'{code}' is not an ISO 4217 currency code (e.g. EUR)")
+                return code
+            self.currencies.add(code)
         return code
 
     def customer(self, row: Row) -> tuple[str, str]:
@@ -169,8 +173,9 @@ class _Rows:
         name = self.text(row, "customer_name")
         if number:
             customer_id = invoice_id(number) if not number.isdigit() else f"c{number}"
-            for known in self.repo.customers.values():
-                if known.id in (number, customer_id):
+            for candidate in (number, customer_id):
+                known = self.repo.customers.get(candidate)
+                if known is not None:
                     return known.id, known.name
             return customer_id, name or number
         if not name:
