@@ -121,7 +121,8 @@ class _Rows:
             self.bad(row, key, "is empty")
         return value
 
-    def day(self, row: Row, key: str, optional: bool = False) -> date | None:
+    def parsed(self, row: Row, key: str, read: Any, optional: bool) -> Any:
+        """The cell read by `read(value, mapping)`, or None with the problem recorded."""
         column = self.mapping.column(key)
         value = row.cells.get(column) if column else None
         if tables.cell_text(value) == "":
@@ -129,22 +130,18 @@ class _Rows:
                 self.bad(row, key, "is empty")
             return None
         try:
-            return tables.day(value, self.mapping)
+            return read(value, self.mapping)
         except BadValue as exc:
             self.bad(row, key, str(exc))
             return None
 
+    def day(self, row: Row, key: str, optional: bool = False) -> date | None:
+        found: date | None = self.parsed(row, key, tables.day, optional)
+        return found
+
     def money(self, row: Row, key: str, currency: str, optional: bool = False) -> Decimal | None:
-        column = self.mapping.column(key)
-        value = row.cells.get(column) if column else None
-        if tables.cell_text(value) == "":
-            if not optional:
-                self.bad(row, key, "is empty")
-            return None
-        try:
-            amount = tables.amount(value, self.mapping)
-        except BadValue as exc:
-            self.bad(row, key, str(exc))
+        amount: Decimal | None = self.parsed(row, key, tables.amount, optional)
+        if amount is None:
             return None
         places = bookkeeping.precision(currency) if currency in self.currencies else 2
         exponent = amount.as_tuple().exponent
