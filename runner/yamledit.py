@@ -10,9 +10,8 @@ import difflib
 import io
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -52,15 +51,6 @@ def flow(**items: Any) -> Any:
     node = CommentedMap(items)
     node.fa.set_flow_style()
     return node
-
-
-def plain(value: Any) -> Any:
-    """A value read by ruamel as the loader would see it: dates and numbers as text."""
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float | int) and not isinstance(value, bool):
-        return str(value)
-    return value
 
 
 @dataclass
@@ -214,7 +204,3 @@ def sequence_like(items: Any, new: Any) -> Any:
 
         return CommentedMap(new)
     return new
-
-
-def paths_of(edits: Edits) -> Iterator[str]:
-    yield from sorted(edits.texts())
