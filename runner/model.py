@@ -20,6 +20,14 @@ class Contact:
 
 
 @dataclass(frozen=True)
+class Payer:
+    """How a customer's payments show on a bank statement: an account, a name, or both."""
+
+    name: str = ""
+    iban: str = ""  # compact, upper case
+
+
+@dataclass(frozen=True)
 class Customer:
     id: str
     name: str
@@ -32,6 +40,7 @@ class Customer:
     address: tuple[str, ...] = ()
     paused_until: date | None = None
     hold: bool = False
+    payers: tuple[Payer, ...] = ()
     path: str = ""
 
     def with_role(self, role: str) -> tuple[Contact, ...]:
@@ -87,6 +96,7 @@ class Invoice:
     payments: tuple[Payment, ...] = ()
     promise: Promise | None = None
     disputed: bool = False
+    dispute_reason: str = ""
     void: bool = False
     written_off: bool = False
     paused_until: date | None = None

@@ -29,6 +29,7 @@ from runner.model import (
     Installment,
     Invoice,
     LateFee,
+    Payer,
     Payment,
     PaymentInfo,
     Policy,
@@ -558,6 +559,10 @@ class _Reader:
             address=tuple(d.get("address", ())),
             paused_until=_date(d.get("paused_until")),
             hold=d.get("hold", False),
+            payers=tuple(
+                Payer(p.get("name", ""), compact_iban(p.get("iban", "")))
+                for p in d.get("payers", ())
+            ),
             path=source.doc.path,
         )
 
@@ -606,6 +611,7 @@ class _Reader:
             if promise
             else None,
             disputed=d.get("disputed", False),
+            dispute_reason=d.get("dispute_reason", ""),
             void=d.get("void", False),
             written_off=d.get("written_off", False),
             paused_until=_date(d.get("paused_until")),
@@ -648,6 +654,11 @@ def _closest(word: str, choices: list[str]) -> str | None:
 
 def _date(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
+
+
+def compact_iban(text: str) -> str:
+    """An IBAN as banks compare it: no spaces, upper case."""
+    return "".join(text.split()).upper()
 
 
 def _e164(number: str) -> str:

@@ -12,7 +12,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-KINDS = ("settings", "customer", "invoice", "policy")
+KINDS = ("settings", "customer", "invoice", "policy", "mapping")
 JsonPath = tuple[str | int, ...]
 
 
@@ -190,6 +190,19 @@ def is_phone(value: object) -> bool:
     return phonenumbers.is_valid_number(number)
 
 
+def is_iban(value: object) -> bool:
+    from schwifty import IBAN
+    from schwifty.exceptions import SchwiftyException
+
+    if not isinstance(value, str):
+        return True
+    try:
+        IBAN(value)
+    except SchwiftyException:
+        return False
+    return True
+
+
 def is_locale(value: object) -> bool:
     from babel import Locale, UnknownLocaleError
 
@@ -218,6 +231,7 @@ _FORMATS: dict[str, Callable[[Any], bool]] = {
     "phone": is_phone,
     "locale": is_locale,
     "country": is_country,
+    "iban": is_iban,
 }
 
 _FORMAT_HELP = {
@@ -230,6 +244,7 @@ _FORMAT_HELP = {
     "phone": "is not a valid phone number (write it in international form, e.g. +45 20 12 34 56)",
     "locale": "is not a known locale (e.g. en, da, da_DK, pl, zh, fa)",
     "country": "is not a country the holiday calendar knows (use an ISO code, e.g. DK, PL, CN)",
+    "iban": "is not a valid IBAN (check the digits; e.g. DK50 0040 0440 1162 43)",
 }
 
 _FORMAT_NAMES = {
