@@ -12,6 +12,7 @@ Their text is written here (it is about the customer, for our own people), not b
 from __future__ import annotations
 
 import hashlib
+import textwrap
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -182,11 +183,11 @@ def compose(repo: Repository, delivery: Delivery) -> Outgoing:
     lines = [
         f"Hi {owner.name},",
         "",
-        _sentence(delivery.reason),
+        textwrap.fill(_sentence(delivery.reason), width=76),
         "",
         "Nudge never reads replies for meaning: please read it in the mailbox and answer."
         if kind == "reply"
-        else "Fix the contact in customers/" + customer.id + ".yaml when you have a working one.",
+        else f"Fix the contact in customers/{customer.id}.yaml when you have a working one.",
         "",
         f"Open invoices of {customer.name} on {delivery.date}:",
         *(
