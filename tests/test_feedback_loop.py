@@ -191,6 +191,22 @@ def test_bounce_reply_and_wait_through_the_cli(
         assert "We paid this invoice on 20 November by bank transfer, reference NH-1." in text
         assert "wait until 2026-12-15" in text
 
+        # the report lists what needs a person; the history shows it in the timeline
+        shown = nudge("report", "--today", "2026-11-24", "--root", str(root), "--format", "json")
+        figures = json.loads(shown.out)
+        assert [(u["customer"], u["address"]) for u in figures["unreachable"]] == [
+            ("nordhavn", BILLING)
+        ]
+        assert [(r["invoice"], r["from"], r["waits_until"]) for r in figures["replies"]] == [
+            ("NH-1", "Maja Berg", "2026-12-15")
+        ]
+        table = nudge("report", "--today", "2026-11-24", "--root", str(root)).out
+        assert "Replies waiting for an answer" in table and "RE: Payment reminder" in table
+        timeline = nudge("history", "NH-1", "--root", str(root)).out
+        assert "tier-1 e-mail to lars@nordhavn.example bounced: 550 5.1.1" in timeline
+        assert "auto-reply from Maja Berg to the tier-2 e-mail" in timeline
+        assert "reply from Maja Berg to the tier-2 e-mail: 'RE: Payment reminder'" in timeline
+
         # 12-10: tier-3 is due, but NH-1 waits for a person
         fifth = run(root, "2026-12-10", environment)
         assert len(smtp.received) == 4

@@ -89,7 +89,7 @@ def _task_for(
         kind, reason = "reply", _reply_reason(customer, entry)
     else:
         address = str(entry.get("address") or entry.get("phone") or "")
-        contact = _contact_with(customer, address)
+        contact = contact_with(customer, address)
         if contact is None:
             return None  # the customer file no longer has it: someone already fixed it
         kind, reason = "unreachable", _unreachable_reason(customer, contact, entry)
@@ -126,7 +126,7 @@ def _task_for(
     )
 
 
-def _contact_with(customer: Customer, address: str) -> Contact | None:
+def contact_with(customer: Customer, address: str) -> Contact | None:
     from runner.sendlog import hashed
 
     for contact in customer.contacts:
