@@ -521,7 +521,8 @@ class TwilioPeer:
     def __init__(self, token: str = TWILIO_TOKEN) -> None:
         self.spec = TwilioSpec()
         self.token = token
-        self.requests: list[TwilioRequest] = []
+        self.requests: list[TwilioRequest] = []  # messages sent (POST)
+        self.fetches: list[TwilioRequest] = []  # statuses asked for (GET)
         self.created: list[dict[str, Any]] = []
         self.script: dict[str, list[Reply]] = {}  # number -> replies to give first, in order
         self.status: dict[str, tuple[str, int | None]] = {}  # number -> (status, error code)
@@ -583,7 +584,7 @@ class TwilioPeer:
             method, path, lower.get("content-type", ""), auth, form, raw, time.monotonic()
         )
         with self.lock:
-            self.requests.append(request)
+            (self.fetches if method == "GET" else self.requests).append(request)
         if method == "GET":
             return self._fetch(request)
         if self.spec.problems(request):

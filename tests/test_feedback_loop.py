@@ -313,17 +313,15 @@ def test_an_undelivered_number_is_unreachable_and_the_next_text_becomes_a_task(
             30003,
             "undelivered",
         )
-        fetches = [r for r in twilio.requests if r.method == "GET"]
-        assert len(fetches) == 1 and not twilio.spec.fetch_problems(fetches[0])
+        [fetch] = twilio.fetches
+        assert fetch.method == "GET" and not twilio.spec.fetch_problems(fetch)
         [task] = smtp.received
         assert task.rcpt_tos == [OWNER]
         assert "Find a working billing mobile number" in " ".join(
             task.message.get_body(("plain",)).get_content().split()
         )
         third = run(root, "2026-11-16", environment)  # text-2: no number left, a task instead
-        assert (
-            len(twilio.created) == 1 and len([r for r in twilio.requests if r.method == "GET"]) == 1
-        )
+        assert len(twilio.created) == 1 and len(twilio.fetches) == 1
         [stand_in] = smtp.received[1:]
         assert stand_in.keys == ("NH-1/text-2/2026-11-16/sms",)
         assert stand_in.message["Subject"] == (

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     code = summary.exit_code
     if publisher is not None:
         code = max(code, _publish_outcomes(publisher, summary))
-    came_back.acknowledge()  # what was read is in the log (and pushed): mark it read
+    came_back.finish()  # says what came back; marks it read now that the log is safe
     return code
 
 

@@ -2,12 +2,12 @@
 
 `read_what_came_back()` reads the inbound mailbox and Twilio's status of recent SMS, writes
 what it learnt to the send log, settles e-mails of unknown outcome whose copy is in the
-mailbox, prints a few lines (and the job summary's section), and returns the log index the
-schedule decides on. A mailbox or Twilio that cannot be reached is a warning: the run sends
-as it would have. The messages read are marked in the mailbox only by `acknowledge()`, once
-the log that records them is safe (committed and pushed, with --push): a run that dies before
-reads them again, and the log's record of each arrival's Message-ID keeps it from counting
-twice.
+mailbox, and returns the log index the schedule decides on. A mailbox or Twilio that cannot be
+reached is a warning: the run sends as it would have. `finish()`, at the end of the run, says
+what came back (after the run's summary, whose first line stays the headline; and in the job
+summary) and marks the messages read, now that the log recording them is safe (committed and
+pushed, with --push): a run that dies before reads them again, and the log's record of each
+arrival's Message-ID keeps it from counting twice.
 """
 
 from __future__ import annotations
@@ -47,8 +47,11 @@ class CameBack:
     read: list[int] = field(default_factory=list)  # uids to mark once the log is safe
     uidvalidity: int | None = None
 
-    def acknowledge(self) -> None:
-        """Mark the messages read as processed; a failure only means reading them again."""
+    def finish(self) -> None:
+        """Say what came back (after the run's summary, and in the job summary), and mark the
+        messages read as processed: the log that records them is safe now. A failure to mark
+        only means reading them again."""
+        _show(self.lines)
         if self.mailbox is None or not self.read:
             return
         try:
@@ -81,7 +84,6 @@ def read_what_came_back(
             raw.setdefault("run", _run_id())
         sendlog.Writer(root, today).append_many(new)
         came_back.log = sendlog.index([*report.entries, *(Entry(raw) for raw in new)])
-    _show(came_back.lines)
     return came_back
 
 

@@ -41,7 +41,7 @@ def add(
         customer = repo.customers.get(str(entry.get("customer")))
         if customer is None or customer.owner is None or not customer.owner.email:
             continue
-        if wanted is not None and customer.id not in wanted:
+        if wanted is not None and not {customer.id, *entry.get("invoices", ())} & wanted:
             continue
         task = _task_for(repo, log, customer, entry, local_today(now, customer.timezone))
         if task is not None and log.state(task.keys[0]) is None:
