@@ -19,6 +19,7 @@ from runner import context
 from runner.errors import NudgeError
 from runner.model import Contact, Repository, Settings
 from runner.schedule import Delivery, address, recipients, zone
+from runner.sendlog import LogIndex
 from runner.templates import Renderer
 
 # Python folds a long address header at 78 characters and, with a non-ASCII name in it, can
@@ -58,16 +59,24 @@ def message_id_of(keys: tuple[str, ...] | list[str], domain: str) -> str:
     return f"<nudge.{digest}@{domain}>"
 
 
-def compose(repo: Repository, delivery: Delivery, renderer: Renderer, root: Path) -> Outgoing:
+def compose(
+    repo: Repository,
+    delivery: Delivery,
+    renderer: Renderer,
+    root: Path,
+    log: LogIndex | None = None,
+) -> Outgoing:
+    """The message of a delivery. `log` is the send log it was decided on: what the message says
+    of earlier reminders and of a hold comes from it (entries dated before the delivery)."""
     if delivery.template.startswith("nudge:"):
         from runner.feedback import tasks
 
         return tasks.compose(repo, delivery)  # a task about what came back, written by Nudge
     customer = repo.customers[delivery.customer]
     step = repo.policies[delivery.policy].steps[delivery.step_index]
-    to, cc = as_planned(*recipients(customer, step, delivery.channel), delivery)
+    to, cc = as_planned(*recipients(repo, customer, step, delivery.channel), delivery)
     invoices = [repo.invoices[i] for i in delivery.invoices]
-    ctx = context.build(repo, customer, step, invoices, to, delivery.locale, delivery.date, cc)
+    ctx = context.build(repo, customer, step, invoices, to, delivery.locale, delivery.date, cc, log)
     rendered = renderer.render(delivery.template, delivery.channel, ctx)
     attachments = tuple(
         root / inv.attachment

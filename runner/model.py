@@ -35,6 +35,7 @@ class Customer:
     path: str = ""
 
     def with_role(self, role: str) -> tuple[Contact, ...]:
+        """The customer's contacts with a role ('owner': our account manager for them)."""
         if role == "owner":
             return (self.owner,) if self.owner else ()
         return tuple(c for c in self.contacts if c.role == role)
@@ -100,7 +101,7 @@ class Invoice:
     def promise_broken(self, day: date) -> bool:
         """A promise whose date has passed without the promised payments arriving."""
         promise = self.promise
-        if promise is None or day <= promise.date:
+        if promise is None or day <= promise.date or (promise.made or self.issued) > day:
             return False
         if promise.amount is None:
             return self.paid_by(promise.date) < self.amount
@@ -111,6 +112,15 @@ class Invoice:
     def obligations(self) -> tuple[Installment, ...]:
         """What is owed and when: the installments of a payment plan, or the one due date."""
         return self.installments or (Installment(self.due, self.amount),)
+
+
+@dataclass(frozen=True)
+class After:
+    """A step that follows another step's actual send (not a fixed day): `business_days` after
+    the day that step was sent, or after the deadline it gave when it has `deadline_days`."""
+
+    step: str
+    business_days: int
 
 
 @dataclass(frozen=True)
@@ -130,16 +140,29 @@ class Step:
     catch_up: int | None = None
     fee: Decimal | None = None
     description: str = ""
+    after: After | None = None
+    separate: bool = False  # its own message, not merged with the customer's other reminders
+    task_to: tuple[str, ...] = ()  # our own people a task goes to (default: owner)
 
     @property
     def first_day(self) -> int:
+        """The first day of a step with days (`at`, `from`); 0 for a step `after` another."""
         return self.at if self.at is not None else int(self.start or 0)
 
     def roles_for(self, channel: str) -> tuple[str, ...]:
-        """Who a channel's message goes to: tasks to our owner, the rest to billing by default."""
-        if self.recipients:
+        """Who a channel's message goes to. A customer's message: `recipients` (default billing).
+        A task goes to our own people only: `task_to`, or a task-only step's `recipients`,
+        or the customer's owner (our account manager); never the customer's contacts."""
+        if channel != "task":
+            return self.recipients or ("billing",)
+        if self.task_to:
+            return self.task_to
+        if self.channels == ("task",) and self.recipients:
             return self.recipients
-        return ("owner",) if channel == "task" else ("billing",)
+        return ("owner",)
+
+    def cc_for(self, channel: str) -> tuple[str, ...]:
+        return () if channel == "task" else self.cc
 
 
 @dataclass(frozen=True)
@@ -148,6 +171,7 @@ class Calendar:
     subdivision: str | None = None
     weekends: tuple[int, ...] = (5, 6)
     closed: frozenset[date] = frozenset()
+    closed_yearly: frozenset[tuple[int, int]] = frozenset()  # (month, day), every year
 
 
 @dataclass(frozen=True)
@@ -167,6 +191,7 @@ class Policy:
     min_balance: Decimal = Decimal(0)
     catch_up: int = 3
     late_fee: LateFee | None = None
+    chase_fees: bool = True  # a balance made only of late fees and interest is still reminded
     path: str = ""
 
 
@@ -262,6 +287,8 @@ class Settings:
     git_author_email: str = "nudge-bot@users.noreply.invalid"
     reference_rate: Decimal | None = None
     compensation: Decimal = Decimal(40)
+    calendar: Calendar = field(default_factory=Calendar)  # the company's; a policy may override
+    staff: tuple[Contact, ...] = ()  # our own people by role, to whom tasks may go
 
 
 @dataclass(frozen=True)
@@ -281,6 +308,13 @@ class Repository:
         for invoice in sorted(self.invoices.values(), key=lambda i: i.id):
             grouped.setdefault(invoice.customer, []).append(invoice)
         return {customer: tuple(items) for customer, items in grouped.items()}
+
+    def people(self, customer: Customer, role: str, channel: str) -> tuple[Contact, ...]:
+        """Who a role names: for a task, our own people (the owner, or `staff` in settings);
+        for anything else, the customer's contacts (and 'owner', our account manager)."""
+        if channel == "task" and role != "owner":
+            return tuple(c for c in self.settings.staff if c.role == role)
+        return customer.with_role(role)
 
     def invoices_of(self, customer: str) -> tuple[Invoice, ...]:
         return self.by_customer.get(customer, ())

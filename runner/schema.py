@@ -97,6 +97,15 @@ def is_date(value: object) -> bool:
     return len(value) == 10
 
 
+def is_closure(value: object) -> bool:
+    """A closed day: YYYY-MM-DD, or MM-DD for every year (Feb 29 allowed)."""
+    if not isinstance(value, str):
+        return True
+    if len(value) == 5:
+        return is_date(f"2024-{value}")
+    return is_date(value)
+
+
 def is_money(value: object) -> bool:
     if isinstance(value, bool):
         return False
@@ -201,6 +210,7 @@ def is_country(value: object) -> bool:
 
 _FORMATS: dict[str, Callable[[Any], bool]] = {
     "date": is_date,
+    "closure": is_closure,
     "money": is_money,
     "currency": is_currency,
     "timezone": is_timezone,
@@ -212,6 +222,7 @@ _FORMATS: dict[str, Callable[[Any], bool]] = {
 
 _FORMAT_HELP = {
     "date": "is not a date (write YYYY-MM-DD, e.g. 2026-10-31)",
+    "closure": "is not a day (write YYYY-MM-DD for one day, or MM-DD for every year, e.g. 12-24)",
     "money": 'is not an amount (write it as text with a dot for decimals, e.g. "1250.00")',
     "currency": "is not an ISO 4217 currency code (e.g. EUR, DKK, USD)",
     "timezone": "is not a time zone (use an IANA name, e.g. Europe/Copenhagen)",

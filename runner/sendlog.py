@@ -93,10 +93,36 @@ class LogIndex:
     unknown: list[Entry] = field(default_factory=list)
     feedback: list[Entry] = field(default_factory=list)  # what came back (runner.feedback)
     _notes_index: dict[str, list[Entry]] | None = field(default=None, repr=False)
+    _by_invoice: dict[str, list[tuple[Key, KeyState]]] | None = field(default=None, repr=False)
     _feedback_view: Any = field(default=None, repr=False)  # runner.feedback.rules.view()
 
     def state(self, key: str) -> KeyState | None:
         return self.keys.get(key)
+
+    def of_invoice(self, invoice: str) -> list[tuple[Key, KeyState]]:
+        """Every key of an invoice (all installments) with its state (indexed on first use)."""
+        if self._by_invoice is None:
+            grouped: dict[str, list[tuple[Key, KeyState]]] = {}
+            for text, state in self.keys.items():
+                try:
+                    key = Key.parse(text)
+                except ValueError:
+                    continue  # a hand-edited line with a malformed key names no invoice
+                grouped.setdefault(key.invoice, []).append((key, state))
+            self._by_invoice = grouped
+        return self._by_invoice.get(invoice, [])
+
+    def first_sent(self, invoice: str, installment: int | None, step: str) -> date | None:
+        """The day a step was first sent for an invoice (or one installment of it), if it was."""
+        days = [
+            state.day
+            for key, state in self.of_invoice(invoice)
+            if key.step == step
+            and key.installment == installment
+            and state.status == "sent"
+            and state.day is not None
+        ]
+        return min(days, default=None)
 
     def notes_for(self, invoice: str) -> list[Entry]:
         """Contacts recorded by hand for an invoice (indexed: a plan asks for every decision)."""

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     came_back = read_what_came_back(args, repo, log, report, now)  # bounces, replies, SMS status
     log = came_back.log
     today_plan = plan(repo, log, now, only=args.only)
-    jobs = _compose(loaded, root, today_plan)
+    jobs = _compose(loaded, root, today_plan, log)
     if args.dry_run:
         print(_dry_run(today_plan, jobs))
         return 0
@@ -113,7 +113,7 @@ def _write_unpushed(publisher: Any, summary: Summary) -> None:
             handle.write("\n### Log lines not pushed\n\n```\n" + text + "```\n")
 
 
-def _compose(loaded: Loaded, root: Path, today_plan: Plan) -> list[Job]:
+def _compose(loaded: Loaded, root: Path, today_plan: Plan, log: LogIndex) -> list[Job]:
     from jinja2 import FileSystemLoader
 
     from runner.compose import compose
@@ -133,7 +133,7 @@ def _compose(loaded: Loaded, root: Path, today_plan: Plan) -> list[Job]:
             )
             continue
         try:
-            jobs.append(Job(delivery, compose(loaded.repo, delivery, renderer, root)))
+            jobs.append(Job(delivery, compose(loaded.repo, delivery, renderer, root, log)))
         except (RenderError, NudgeError) as exc:
             jobs.append(Job(delivery, None, f"cannot render: {exc}"))
     return jobs

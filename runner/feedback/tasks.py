@@ -54,7 +54,7 @@ def _stand_in(repo: Repository, log: LogIndex, d: Delivery) -> Delivery:
         return d
     customer = repo.customers[d.customer]
     step = repo.policies[d.policy].steps[d.step_index]
-    to, cc = recipients(customer, step, d.channel, log.opted_out)
+    to, cc = recipients(repo, customer, step, d.channel, log.opted_out)
     gone = [c for c in (*to, *cc) if rules.unreachable(log, _address(c, d.channel))]
     owner = customer.owner
     if not gone or owner is None or not owner.email:
