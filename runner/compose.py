@@ -19,7 +19,7 @@ from runner import context
 from runner.errors import NudgeError
 from runner.model import Contact, Repository, Settings
 from runner.schedule import Delivery, address, recipients, zone
-from runner.sendlog import LogIndex
+from runner.sendlog import LogIndex, hashed
 from runner.templates import Renderer
 
 # Python folds a long address header at 78 characters and, with a non-ASCII name in it, can
@@ -93,7 +93,6 @@ def as_planned(
 ) -> tuple[list[Contact], list[Contact]]:
     """The contacts the plan addressed: numbers that opted out and unreachable addresses were
     left out, and those in copy addressed when nobody else was left."""
-    from runner.sendlog import hashed
 
     def named(contact: Contact, among: tuple[str, ...]) -> bool:
         value = address(contact, delivery.channel)  # a logged delivery may hold hashes
@@ -129,8 +128,9 @@ def email_message(repo: Repository, out: Outgoing, sent_at: datetime | None = No
     msg["To"] = _addresses(out.to)
     if out.cc:
         msg["Cc"] = _addresses(out.cc)
-    if reply_to_of(settings):
-        msg["Reply-To"] = header_value(reply_to_of(settings) or "")
+    reply_to = reply_to_of(settings)
+    if reply_to:
+        msg["Reply-To"] = header_value(reply_to)
     msg["Subject"] = header_value(out.subject)
     msg["Date"] = format_datetime(sent_at or preview_time(settings, out))
     msg["Message-ID"] = message_id(out.delivery, domain)
