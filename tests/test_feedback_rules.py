@@ -155,3 +155,10 @@ def test_a_note_after_the_reply_ends_the_wait() -> None:
 def test_a_forecast_keeps_what_came_back() -> None:
     log = index([bounced("billing@c1.example")])
     assert log.extended([]).feedback == log.feedback
+
+
+def test_the_same_bounce_logged_by_two_runs_opens_one_task() -> None:
+    once = bounced("billing@c1.example", inbound="<dsn@mx>")
+    twice = [once, Entry({**once.raw, "id": "other"})]
+    plan = today_plan(date(2026, 3, 10), sent("first", "2026-03-09"), *twice)
+    assert [d.template for d in plan.deliveries] == ["nudge:unreachable"]

@@ -35,6 +35,7 @@ def add(
     bounces, undelivered numbers and replies added."""
     result.deliveries = [_stand_in(repo, log, d) for d in result.deliveries]
     view = rules.view(log)
+    opened: set[str] = set()
     for entry in [u.entry for u in view.unreachable.values()] + [
         e for e in log.feedback if e.status == "reply"
     ]:
@@ -44,7 +45,8 @@ def add(
         if wanted is not None and not {customer.id, *entry.get("invoices", ())} & wanted:
             continue
         task = _task_for(repo, log, customer, entry, local_today(now, customer.timezone))
-        if task is not None and log.state(task.keys[0]) is None:
+        if task is not None and log.state(task.keys[0]) is None and task.keys[0] not in opened:
+            opened.add(task.keys[0])
             result.deliveries.append(task)
 
 
@@ -93,7 +95,10 @@ def _task_for(
         if contact is None:
             return None  # the customer file no longer has it: someone already fixed it
         kind, reason = "unreachable", _unreachable_reason(customer, contact, entry)
-    tag = hashlib.sha256(entry.id.encode()).hexdigest()[:8]
+    # what it is about, not the entry's id: two runs that logged the same bounce open one task
+    about = entry.get("inbound") or entry.get("sid") or entry.id
+    who = entry.get("address") or entry.get("phone") or ""
+    tag = hashlib.sha256(f"{about}|{who}".encode()).hexdigest()[:8]
     key = str(Key(invoices[0], None, f"{kind}-{tag}", day, "task"))
     first = repo.invoices[invoices[0]]
     total = sum(
