@@ -21,7 +21,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from runner import sendlog
+from runner import sendlog, transports
+from runner.deliver import now_stamp
 from runner.feedback import record, sms_status
 from runner.feedback.mailbox import Mailbox, MailboxError
 from runner.model import Repository
@@ -71,17 +72,15 @@ def read_what_came_back(
         return came_back
     root: Path = args.root
     today = local_today(now, repo.settings.defaults.timezone)
-    transport = args.transport
     new: list[dict[str, Any]] = []
-    inbound = repo.settings.inbound
-    if inbound is not None:
-        new += _mailbox(came_back, repo, log, today, transport)
+    if repo.settings.inbound is not None:
+        new += _mailbox(came_back, repo, log, today, args.transport)
     new += _sms(came_back, repo, log, today)
     if new:
-        stamp = _stamp()
+        stamp, run_id = now_stamp(), transports.run_id()
         for raw in new:
             raw.setdefault("at", stamp)
-            raw.setdefault("run", _run_id())
+            raw.setdefault("run", run_id)
         sendlog.Writer(root, today).append_many(new)
         came_back.log = sendlog.index([*report.entries, *(Entry(raw) for raw in new)])
     return came_back
@@ -181,8 +180,6 @@ def _line(raw: dict[str, Any]) -> str:
 
 
 def _sms(came_back: CameBack, repo: Repository, log: LogIndex, today: date) -> list[dict[str, Any]]:
-    from runner import transports
-
     settings = repo.settings.sms
     credentials = transports.sms_credentials(repo)
     if settings is None or credentials is None:
@@ -220,18 +217,6 @@ def _sms(came_back: CameBack, repo: Repository, log: LogIndex, today: date) -> l
 def _say(exc: BaseException) -> str:
     text = getattr(exc, "msg", None) or str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {str(text)[:200]}"
-
-
-def _stamp() -> str:
-    from runner.deliver import now_stamp
-
-    return now_stamp()
-
-
-def _run_id() -> str:
-    from runner import transports
-
-    return transports.run_id()
 
 
 def _show(lines: list[str]) -> None:

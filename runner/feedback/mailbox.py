@@ -169,6 +169,6 @@ def _close(client: Any) -> None:
 
 def _say(exc: BaseException) -> str:
     text = str(exc).strip()
-    if isinstance(exc, bytes):
-        text = exc.decode(errors="replace")
+    if text[:2] in ("b'", 'b"') and text.endswith(text[1]):  # imaplib quotes the server's bytes
+        text = text[2:-1]
     return (text or type(exc).__name__)[:200]
