@@ -264,6 +264,24 @@ class SmsSettings:
     auth_token_env: str = "TWILIO_AUTH_TOKEN"
     max_segments: int = 3
     api_base: str | None = None
+    status_days: int = 7  # how far back each run asks Twilio whether SMS arrived
+
+
+@dataclass(frozen=True)
+class InboundSettings:
+    """The mailbox bounces and replies come back to (IMAP over TLS)."""
+
+    address: str
+    host: str
+    username_env: str
+    password_env: str
+    port: int = 993
+    security: str = "tls"
+    folder: str = "INBOX"
+    copies_folder: str | None = None  # where the email.bcc copies arrive, if in this mailbox
+    reply_wait_days: int = 3
+    timeout: float = 30.0
+    max_message_bytes: int = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -273,6 +291,7 @@ class Settings:
     payment: PaymentInfo = field(default_factory=PaymentInfo)
     email: EmailSettings | None = None
     sms: SmsSettings | None = None
+    inbound: InboundSettings | None = None
     hash_recipients: bool = False
     git_author_name: str = "nudge-bot"
     git_author_email: str = "nudge-bot@users.noreply.invalid"

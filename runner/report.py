@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from runner import ledger, simulate
+from runner.feedback import report as came_back
 from runner.model import Invoice, Repository
 from runner.sendlog import Entry, LogIndex
 
@@ -56,6 +57,8 @@ class Figures:
     steps: list[dict[str, Any]] = field(default_factory=list)
     agency: list[dict[str, object]] = field(default_factory=list)
     activity: list[tuple[date, int, int]] = field(default_factory=list)  # week, reminders, paid
+    unreachable: list[dict[str, object]] = field(default_factory=list)  # bounced, undelivered
+    replies: list[dict[str, object]] = field(default_factory=list)  # waiting for an answer
 
 
 def open_by_obligation(repo: Repository, invoice: Invoice, day: date) -> list[tuple[date, Decimal]]:
@@ -94,6 +97,8 @@ def compute(repo: Repository, log: LogIndex, entries: list[Entry], today: date) 
     _steps(repo, entries, figures)
     _agency(repo, invoices, today, figures)
     _activity(invoices, entries, start, today, figures)
+    figures.unreachable = came_back.unreachable(repo, log)
+    figures.replies = came_back.replies(repo, log, today)
     return figures
 
 

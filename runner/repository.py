@@ -26,6 +26,7 @@ from runner.model import (
     Defaults,
     Discount,
     EmailSettings,
+    InboundSettings,
     Installment,
     Invoice,
     LateFee,
@@ -393,9 +394,11 @@ class _Reader:
                 auth_token_env=sms.get("auth_token_env", "TWILIO_AUTH_TOKEN"),
                 max_segments=sms.get("max_segments", 3),
                 api_base=sms.get("api_base"),
+                status_days=sms.get("status_days", 7),
             )
             if sms is not None
             else None,
+            inbound=_inbound(d.get("inbound")),
             hash_recipients=d.get("log", {}).get("hash_recipients", False),
             git_author_name=git.get("author_name", "nudge-bot"),
             git_author_email=git.get("author_email", "nudge-bot@users.noreply.invalid"),
@@ -666,4 +669,23 @@ def _e164(number: str) -> str:
 
     return phonenumbers.format_number(
         phonenumbers.parse(number, None), phonenumbers.PhoneNumberFormat.E164
+    )
+
+
+def _inbound(d: dict[str, Any] | None) -> InboundSettings | None:
+    if d is None:
+        return None
+    security = d.get("security", "tls")
+    return InboundSettings(
+        address=d["address"],
+        host=d["host"],
+        username_env=d["username_env"],
+        password_env=d["password_env"],
+        port=d.get("port", 993 if security == "tls" else 143),
+        security=security,
+        folder=d.get("folder", "INBOX"),
+        copies_folder=d.get("copies_folder"),
+        reply_wait_days=d.get("reply_wait_days", 3),
+        timeout=float(d.get("timeout", 30)),
+        max_message_bytes=d.get("max_message_bytes", 10 * 1024 * 1024),
     )

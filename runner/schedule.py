@@ -27,6 +27,7 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 from runner import calendar, context, ledger
+from runner.feedback import rules as feedback
 from runner.model import Contact, Customer, Invoice, Policy, Repository, Step
 from runner.sendlog import Key, LogIndex
 
@@ -267,6 +268,7 @@ def decide_invoice(
     policy = repo.policy_for(invoice)
     assert policy is not None  # validation guarantees it
     reason = stop_reason(repo, invoice, policy, customer, today)
+    reason = reason or feedback.waiting(log, invoice.id, today)
     if reason is not None and not explain:
         return reason, []
     current = ledger.current_obligation(invoice, today) or ledger.obligations(invoice, today)[-1]
@@ -342,7 +344,7 @@ def _resolve_candidates(
             progressed[d.channel] = d
     candidates = [d for d in decisions if d.status == "candidate"]
     handled = {d.key for d in candidates if _handled_by_note(log, d, today)}
-    resumed = resumed_on(invoice, customer, today)
+    resumed = feedback.resumed(resumed_on(invoice, customer, today), log, invoice.id, today)
     recent = {
         d.key for d in candidates if d.key not in handled and _in_window(d, policy, today, resumed)
     }
@@ -514,6 +516,9 @@ def plan(
             _opted_out_everywhere(result, group)  # every number said STOP: not a failure
             continue
         result.deliveries.append(delivery)
+    from runner.feedback import tasks  # builds on this module
+
+    tasks.add(repo, log, result, now, wanted)
     return result
 
 
@@ -578,7 +583,9 @@ def _delivery(
 ) -> Delivery:
     customer = repo.customers[customer_id]
     step = repo.policies[policy_id].steps[step_index]
-    to, cc = recipients(repo, customer, step, channel, log.opted_out)
+    to, cc = feedback.reachable(
+        *recipients(repo, customer, step, channel, log.opted_out), channel, log
+    )
     invoices = tuple(dict.fromkeys(d.invoice for d in group))
     first = repo.invoices[invoices[0]]
     open_views = context.statement(repo, customer, today)

@@ -14,7 +14,8 @@ A key is `invoice[#installment]/step/occurrence-date/channel`. The status of a k
 by its deliveries: `sent` wins; a `pending` with no outcome is `unknown` and blocks a re-send
 until a person resolves it (`resolved`, with `sent: true|false`). Reading is tolerant: union
 merges reorder lines and may repeat them, so entries are deduplicated by id; a truncated last
-line (a crash mid-write) is reported and skipped.
+line (a crash mid-write) is reported and skipped. What came back (runner.feedback) is logged as
+`bounced`, `delayed`, `autoreply`, `reply`, `delivered` and `undelivered`.
 """
 
 from __future__ import annotations
@@ -90,8 +91,10 @@ class LogIndex:
     notes: list[Entry] = field(default_factory=list)
     opted_out: set[str] = field(default_factory=set)
     unknown: list[Entry] = field(default_factory=list)
+    feedback: list[Entry] = field(default_factory=list)  # what came back (runner.feedback)
     _notes_index: dict[str, list[Entry]] | None = field(default=None, repr=False)
     _by_invoice: dict[str, list[tuple[Key, KeyState]]] | None = field(default=None, repr=False)
+    _feedback_view: Any = field(default=None, repr=False)  # runner.feedback.rules.view()
 
     def state(self, key: str) -> KeyState | None:
         return self.keys.get(key)
@@ -133,12 +136,16 @@ class LogIndex:
     def extended(self, extra: list[Entry]) -> LogIndex:
         """This log with more entries (what a forecast assumes was sent)."""
         kept = [state.entry for state in self.keys.values()] + self.notes + self.unknown
+        kept += self.feedback
         merged = index([*kept, *extra])
         merged.opted_out |= self.opted_out
         return merged
 
 
 _DELIVERY_STATUSES = frozenset({"pending", "sent", "failed", "unknown", "resolved", "cancelled"})
+FEEDBACK_STATUSES = frozenset(
+    {"bounced", "delayed", "autoreply", "reply", "delivered", "undelivered"}
+)
 
 
 def _time_order(entry: Entry) -> tuple[str, str]:
@@ -167,6 +174,8 @@ def index(entries: Iterable[Entry]) -> LogIndex:
             result.opted_out.add(str(entry.get("phone")))
         elif status == "optin":
             result.opted_out.discard(str(entry.get("phone")))
+        elif status in FEEDBACK_STATUSES:
+            result.feedback.append(entry)
     for entry in latest.values():
         status = entry.status
         if status == "resolved":

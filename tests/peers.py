@@ -349,6 +349,7 @@ def _nullable_to_jsonschema(node: Any) -> Any:
 
 
 MESSAGES_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages.json"
+MESSAGE_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json"
 
 
 class TwilioSpec:
@@ -381,6 +382,47 @@ class TwilioSpec:
         )
         self.form_validator = jsonschema.Draft7Validator(self.form_schema)
         self.message_validator = jsonschema.Draft7Validator(self.message_schema)
+        fetch = spec["paths"][MESSAGE_PATH]["get"]  # Fetch Message: a message's status
+        self.fetch_params = {p["name"]: p["schema"]["pattern"] for p in fetch["parameters"]}
+        fetched = fetch["responses"]["200"]["content"]["application/json"]["schema"]
+        self.fetched_validator = jsonschema.Draft7Validator(
+            {**_nullable_to_jsonschema(fetched), "components": components}
+        )
+        self.fetch_regex = re.compile(
+            "^"
+            + re.escape(MESSAGE_PATH)
+            .replace(re.escape("{AccountSid}"), "(?P<AccountSid>[^/]+)")
+            .replace(re.escape("{Sid}"), "(?P<Sid>[^/]+)")
+            + "$"
+        )
+
+    def fetch_problems(self, request: TwilioRequest) -> list[str]:
+        """Everything wrong with a Fetch Message request, judged by the spec."""
+        match = self.fetch_regex.match(request.path)
+        if request.method.lower() != "get" or match is None:
+            return [f"{request.method} {request.path} is not GET {MESSAGE_PATH}"]
+        out = [
+            f"{name} {match[name]!r} does not match {pattern}"
+            for name, pattern in self.fetch_params.items()
+            if not re.match(pattern, match[name])
+        ]
+        if request.auth is None or request.auth[0] != match["AccountSid"]:
+            out.append("no HTTP basic auth with the account SID of the path")
+        if request.raw:
+            out.append("a GET with a body")
+        return out
+
+    def fetched(self, created: dict[str, Any], status: str, code: int | None) -> dict[str, Any]:
+        """A 200 body for a message fetched later, with its delivery status, checked."""
+        body = {
+            **created,
+            "status": status,
+            "error_code": code,
+            "error_message": f"error {code}" if code else None,
+        }
+        errors = [e.message for e in self.fetched_validator.iter_errors(body)]
+        assert not errors, errors
+        return body
 
     def problems(self, request: TwilioRequest) -> list[str]:
         """Everything wrong with a request, judged by the spec (empty when it conforms)."""
@@ -479,9 +521,11 @@ class TwilioPeer:
     def __init__(self, token: str = TWILIO_TOKEN) -> None:
         self.spec = TwilioSpec()
         self.token = token
-        self.requests: list[TwilioRequest] = []
+        self.requests: list[TwilioRequest] = []  # messages sent (POST)
+        self.fetches: list[TwilioRequest] = []  # statuses asked for (GET)
         self.created: list[dict[str, Any]] = []
         self.script: dict[str, list[Reply]] = {}  # number -> replies to give first, in order
+        self.status: dict[str, tuple[str, int | None]] = {}  # number -> (status, error code)
         self.lock = threading.Lock()
         peer = self
 
@@ -540,7 +584,9 @@ class TwilioPeer:
             method, path, lower.get("content-type", ""), auth, form, raw, time.monotonic()
         )
         with self.lock:
-            self.requests.append(request)
+            (self.fetches if method == "GET" else self.requests).append(request)
+        if method == "GET":
+            return self._fetch(request)
         if self.spec.problems(request):
             return twilio_error(400, 21000, "request does not conform to the spec")
         if auth != (TWILIO_SID, self.token):
@@ -552,6 +598,21 @@ class TwilioPeer:
             body = self.spec.created(auth[0], dict(form))
             self.created.append(body)
         return Reply(201, body)
+
+    def _fetch(self, request: TwilioRequest) -> Reply:
+        """Fetch Message: what became of a message this peer created (`status` per number;
+        delivered unless told otherwise)."""
+        if self.spec.fetch_problems(request):
+            return twilio_error(400, 21000, "request does not conform to the spec")
+        if request.auth != (TWILIO_SID, self.token):
+            return twilio_error(401, 20003, "Authenticate")
+        sid = request.path.rsplit("/", 1)[-1].removesuffix(".json")
+        with self.lock:
+            created = next((c for c in self.created if c["sid"] == sid), None)
+        if created is None:
+            return twilio_error(404, 20404, "The requested resource was not found")
+        status, code = self.status.get(created["to"], ("delivered", None))
+        return Reply(200, self.spec.fetched(created, status, code))
 
 
 # -- the repository under test ------------------------------------------------------------------
@@ -565,12 +626,16 @@ def _block(name: str, values: dict[str, Any] | None) -> str:
 
 
 def configure(
-    root: Path, *, email: dict[str, Any] | None = None, sms: dict[str, Any] | None = None
+    root: Path,
+    *,
+    email: dict[str, Any] | None = None,
+    sms: dict[str, Any] | None = None,
+    inbound: dict[str, Any] | None = None,
 ) -> None:
-    """Point settings.yaml's email/sms at local peers (None removes that section or key)."""
+    """Point settings.yaml's email/sms/inbound at local peers (None removes that section)."""
     path = root / "settings.yaml"
     text = path.read_text(encoding="utf-8")
-    for name, values in (("email", email), ("sms", sms)):
+    for name, values in (("email", email), ("sms", sms), ("inbound", inbound)):
         text, count = re.subn(
             rf"(?m)^{name}:\n(?:[ \t]+.*\n|\n)*", _block(name, values) + "\n", text
         )

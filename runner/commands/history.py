@@ -245,7 +245,8 @@ def _imported(entry: dict[str, Any], change: dict[str, Any]) -> str:
 
 
 def _log_events(root: Path, invoice_ids: set[str], customer_id: str) -> list[Event]:
-    from runner.sendlog import read
+    from runner.feedback import report as came_back
+    from runner.sendlog import FEEDBACK_STATUSES, read
 
     events = []
     entries = read(root).entries
@@ -273,5 +274,7 @@ def _log_events(root: Path, invoice_ids: set[str], customer_id: str) -> list[Eve
             what = f"{what} ({entry.keys[0].split('/')[2]}): {entry.get('reason', status)}"
         elif status == "resolved":
             what = f"outcome decided by a person: {'sent' if entry.get('sent') else 'not sent'}"
+        elif status in FEEDBACK_STATUSES:
+            what = came_back.describe(entry)
         events.append(Event(when, status, what, commit=str(entry.get("commit") or "")))
     return events

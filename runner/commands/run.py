@@ -13,6 +13,7 @@ from typing import Any
 from runner import workspace
 from runner.deliver import Batch, Job, now_stamp
 from runner.errors import NudgeError
+from runner.feedback.collect import read_what_came_back
 from runner.repository import Loaded
 from runner.schedule import Plan, plan
 from runner.sendlog import LogIndex, Writer
@@ -55,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
     for file, line, why in report.damaged:
         print(f"{file}:{line}: warning: {why}", file=sys.stderr)
     now = workspace.now(args, repo.settings.defaults.timezone)
+    came_back = read_what_came_back(args, repo, log, report, now)  # bounces, replies, SMS status
+    log = came_back.log
     today_plan = plan(repo, log, now, only=args.only)
     jobs = _compose(loaded, root, today_plan, log)
     if args.dry_run:
@@ -63,9 +66,11 @@ def run(args: argparse.Namespace) -> int:
     if publisher is not None:
         publisher.author = (repo.settings.git_author_name, repo.settings.git_author_email)
     summary = _send(args, loaded, log, today_plan, jobs, publisher)
-    if publisher is None:
-        return summary.exit_code
-    return max(summary.exit_code, _publish_outcomes(publisher, summary))
+    code = summary.exit_code
+    if publisher is not None:
+        code = max(code, _publish_outcomes(publisher, summary))
+    came_back.finish()  # says what came back; marks it read now that the log is safe
+    return code
 
 
 def _publisher(args: argparse.Namespace):  # type: ignore[no-untyped-def]

@@ -43,6 +43,11 @@ def run(args: argparse.Namespace) -> int:
     from runner.templates import Renderer
 
     entry = find(args.root, args.key)
+    if str(entry.get("template", "")).startswith("nudge:"):
+        raise NudgeError(
+            "that is a task Nudge wrote about what came back (a bounce or a reply), not a "
+            f"template: its text is in `nudge history {entry.get('customer')}`"
+        )
     log, _ = workspace.read_log(args.root)
     commit = entry.get("commit")
     if not commit:

@@ -23,10 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def check(root: Path) -> tuple[Loaded, list[Problem]]:
     """Load the repository and run every check; problems sorted by file and line."""
     from runner import checks, repository
+    from runner.feedback.validate import came_back, unreachable_contacts
 
     loaded = repository.load(root)
     found = list(loaded.problems)
     found.extend(checks.templates(loaded, root))
+    found.extend(unreachable_contacts(loaded, came_back(root)))
     return loaded, sorted(set(found))
 
 
