@@ -17,7 +17,7 @@ from runner import context, ledger, parallel, sms
 from runner.errors import Problem
 from runner.model import Customer, Invoice, Policy, Repository, Step, locale_chain
 from runner.repository import Loaded
-from runner.schedule import recipients
+from runner.schedule import message_locale, recipients
 from runner.templates import Renderer, RenderError
 
 
@@ -155,8 +155,9 @@ def _missing_templates(loaded: Loaded, pairs: list[tuple[Customer, Policy]]) -> 
     for customer, policy in pairs:
         for index, step in enumerate(policy.steps):
             for channel in step.channels:
-                if repo.template_for(step.template, customer.locale, channel) is None:
-                    key = (policy.id, index, channel, customer.locale)
+                locale = message_locale(repo, customer.locale, channel)
+                if repo.template_for(step.template, locale, channel) is None:
+                    key = (policy.id, index, channel, locale)
                     missing.setdefault(key, []).append(customer.id)
     for (policy_id, index, channel, locale), customers in sorted(missing.items()):
         step = repo.policies[policy_id].steps[index]
@@ -268,7 +269,8 @@ def _render_for(
         for step in policy.steps:
             sample = sample_invoice(repo, customer, policy, step, own)
             for channel in step.channels:
-                found = repo.template_for(step.template, customer.locale, channel)
+                locale = message_locale(repo, customer.locale, channel)
+                found = repo.template_for(step.template, locale, channel)
                 if found is None:
                     continue
                 shape = _shape(found, channel, customer, step, sample)
@@ -380,9 +382,8 @@ def sample_context(
 ) -> dict[str, object]:
     """The template context of the sample invoice on the step's day."""
     to, cc = recipients(sample.repo, customer, step, channel)
-    return context.build(
-        sample.repo, customer, step, [sample.invoice], to, customer.locale, sample.day, cc
-    )
+    locale = message_locale(repo, customer.locale, channel)
+    return context.build(sample.repo, customer, step, [sample.invoice], to, locale, sample.day, cc)
 
 
 def _sms_length(

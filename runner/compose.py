@@ -76,7 +76,9 @@ def compose(
     step = repo.policies[delivery.policy].steps[delivery.step_index]
     to, cc = as_planned(*recipients(repo, customer, step, delivery.channel), delivery)
     invoices = [repo.invoices[i] for i in delivery.invoices]
-    ctx = context.build(repo, customer, step, invoices, to, delivery.locale, delivery.date, cc, log)
+    ctx = context.build(
+        repo, customer, step, invoices, to, delivery.locale, delivery.date, cc, log, delivery.keys
+    )
     rendered = renderer.render(delivery.template, delivery.channel, ctx)
     attachments = tuple(
         root / inv.attachment

@@ -1,17 +1,35 @@
-"""What a template sees: plain, immutable views of the customer, invoices and money on a day."""
+"""What a template sees: plain, immutable views of the customer, invoices and money on a day.
+
+Every figure a message states is computed here (or in the ledger), never in a template: what is
+open, what is due now, what a payment plan still holds, late fees split into interest,
+compensation and other fees, the totals of exactly what a message lists. docs/templates.md
+describes each variable.
+"""
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from runner import calendar, ledger
-from runner.model import Contact, Customer, Invoice, Repository, Step
-from runner.sendlog import LogIndex
+from runner import calendar, latepay, ledger, payref
+from runner.model import (
+    BankAccount,
+    Contact,
+    Customer,
+    Invoice,
+    Policy,
+    Repository,
+    Step,
+)
+from runner.sendlog import Key, LogIndex
 from runner.templates import direction
+
+ZERO = Decimal(0)
+CUSTOMER_CHANNELS = ("email", "sms", "letter")  # what the customer received (tasks are ours)
 
 
 @dataclass(frozen=True)
@@ -26,14 +44,34 @@ class InstallmentView:
     count: int
     due: date
     amount: Decimal
-    balance: Decimal
+    paid: Decimal
+    balance: Decimal  # of this installment, still to pay
+    overdue: bool
 
 
 @dataclass(frozen=True)
 class PromiseView:
-    date: date
+    date: _dt.date
     amount: Decimal | None
     broken: bool
+    made: _dt.date | None
+
+
+@dataclass(frozen=True)
+class StepView:
+    id: str
+    description: str
+    day: int  # the day after the due date it is meant for
+
+
+@dataclass(frozen=True)
+class ContactView:
+    """A message the customer received (or a call we made) about some of the listed invoices."""
+
+    date: date
+    channel: str  # email, sms, letter, call
+    step: str
+    invoices: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -41,27 +79,36 @@ class InvoiceView:
     id: str
     description: str
     issued: date
-    due: date
+    due: date  # of what is owed now: the invoice, or the current installment of a plan
     amount: Decimal
     currency: str
-    paid: Decimal
-    fees: Decimal
-    balance: Decimal
+    paid: Decimal  # payments known today
+    fees: Decimal  # late fees of every kind: interest + compensation + the policy's fees
+    interest: Decimal  # statutory interest
+    compensation: Decimal  # statutory fixed compensation for recovery costs
+    balance: Decimal  # everything still open: amount + fees - paid - discount earned
+    due_now: Decimal  # of the balance, what is due today (a plan's later installments are not)
     days_overdue: int
     link: str
+    reference: str  # the ISO 11649 creditor reference, printed in groups of four
     discount: ledger.DiscountOffer | None
-    installment: InstallmentView | None
+    installment: InstallmentView | None  # the current one of a payment plan
+    installments: tuple[InstallmentView, ...]  # the whole plan (empty: no plan)
     promise: PromiseView | None
     disputed: bool
+    dispute_reason: str
     fees_only: bool  # the amount is paid; what is left is late fees and interest
     discount_earned: Decimal
+    stage: StepView | None  # the stage this message is about, for a listed invoice
+    previous: tuple[ContactView, ...]  # what the customer received about it before today
 
+    @property
+    def partly_paid(self) -> bool:
+        return ZERO < self.paid < self.amount
 
-@dataclass(frozen=True)
-class StepView:
-    id: str
-    description: str
-    day: int
+    @property
+    def not_yet_due(self) -> Decimal:
+        return self.balance - self.due_now
 
 
 @dataclass(frozen=True)
@@ -81,31 +128,63 @@ class CustomerView:
     address: tuple[str, ...]
     hold: bool
     contacts: tuple[Contact, ...]
+    country: str | None
+
+
+@dataclass(frozen=True)
+class AccountView:
+    currency: str
+    account: BankAccount
 
 
 @dataclass(frozen=True)
 class PaymentView:
     link: str
     instructions: str
-    iban: str
+    accounts: tuple[AccountView, ...]  # one per currency the message asks for
+    iban: str  # the first account's, for templates written before accounts
     bic: str
     account: str
 
 
-def invoice_view(repo: Repository, invoice: Invoice, day: date) -> InvoiceView:
+@dataclass(frozen=True)
+class LawView:
+    country: str
+    statute: str  # in the country's language
+    statute_en: str
+    reference: str
+    rate: Decimal | None  # percent a year: the reference rate + the law's points
+    points: Decimal
+
+
+# -- invoices ----------------------------------------------------------------------------------
+
+
+def invoice_view(
+    repo: Repository,
+    invoice: Invoice,
+    day: date,
+    stage: StepView | None = None,
+    previous: tuple[ContactView, ...] = (),
+) -> InvoiceView:
     policy = repo.policy_for(invoice)
-    fees = ledger.late_fees(invoice, policy, repo.settings, day)
+    settings = repo.settings
+    fees = ledger.late_fees(invoice, policy, settings, day)
+    statutory = policy is not None and policy.late_fee is not None and policy.late_fee.statutory
+    late = statutory and day > invoice.due
+    interest = ledger.statutory_interest(invoice, settings, day) if late else ZERO
+    compensation = ledger.statutory_compensation(invoice, settings) if late else ZERO
     paid = invoice.paid_by(day)
     earned = ledger.discount_earned(invoice, day)
-    current = ledger.current_obligation(invoice, day)
+    balance = invoice.amount + fees - paid - earned
+    states = ledger.obligations(invoice, day)
+    current = next((o for o in states if o.remaining > 0), None)
     due = current.due if current else invoice.due
-    installment = (
-        InstallmentView(
-            current.number, current.count, current.due, current.amount, current.remaining
-        )
-        if current and invoice.installments
-        else None
+    plan = tuple(
+        InstallmentView(o.number, o.count, o.due, o.amount, o.paid, o.remaining, o.due < day)
+        for o in states
     )
+    owed_now = sum((o.remaining for o in states if o.due <= day), ZERO)
     promise = invoice.promise
     return InvoiceView(
         id=invoice.id,
@@ -116,17 +195,25 @@ def invoice_view(repo: Repository, invoice: Invoice, day: date) -> InvoiceView:
         currency=invoice.currency,
         paid=paid,
         fees=fees,
-        balance=invoice.amount + fees - paid - earned,
+        interest=interest,
+        compensation=compensation,
+        balance=balance,
+        due_now=max(min(owed_now + fees, balance), ZERO),
         days_overdue=(day - due).days,
-        link=repo.settings.payment.link_for(invoice.id, invoice.customer),
+        link=settings.payment.link_for(invoice.id, invoice.customer),
+        reference=payref.printed(payref.creditor_reference(invoice.id)),
         discount=ledger.discount_available(invoice, day),
-        installment=installment,
-        promise=PromiseView(promise.date, promise.amount, invoice.promise_broken(day))
+        installment=plan[current.number - 1] if current and invoice.installments else None,
+        installments=plan if invoice.installments else (),
+        promise=PromiseView(promise.date, promise.amount, invoice.promise_broken(day), promise.made)
         if promise
         else None,
         disputed=invoice.disputed,
-        fees_only=invoice.amount - paid - earned <= 0 < invoice.amount + fees - paid - earned,
+        dispute_reason=invoice.dispute_reason,
+        fees_only=invoice.amount - paid - earned <= 0 < balance,
         discount_earned=earned,
+        stage=stage,
+        previous=previous,
     )
 
 
@@ -154,6 +241,18 @@ def statement(repo: Repository, customer: Customer, day: date) -> list[InvoiceVi
 
 def in_dispute(repo: Repository, customer: Customer, day: date) -> list[InvoiceView]:
     return [v for v in open_invoices(repo, customer, day) if v.disputed]
+
+
+def totals(views: Iterable[InvoiceView], field: str = "balance") -> list[Money]:
+    """Sums per currency of one figure over exactly the views given (every total a message
+    states is one of these, so it always equals the sum of what the message lists)."""
+    sums: dict[str, Decimal] = {}
+    for view in views:
+        sums[view.currency] = sums.get(view.currency, ZERO) + getattr(view, field)
+    return [Money(amount, currency) for currency, amount in sorted(sums.items())]
+
+
+# -- the account ---------------------------------------------------------------------------------
 
 
 def hold_since(
@@ -190,11 +289,70 @@ def hold_since(
     return HoldView(None, True) if customer.hold else None
 
 
-def totals(views: Iterable[InvoiceView], field: str = "balance") -> list[Money]:
-    sums: dict[str, Decimal] = {}
-    for view in views:
-        sums[view.currency] = sums.get(view.currency, Decimal(0)) + getattr(view, field)
-    return [Money(amount, currency) for currency, amount in sorted(sums.items())]
+def previous_contacts(
+    log: LogIndex | None, invoice_ids: Iterable[str], before: date
+) -> tuple[ContactView, ...]:
+    """What the customer received about these invoices before `before`: e-mails, texts and
+    letters sent, and calls recorded by hand; one entry per day, channel and stage."""
+    if log is None:
+        return ()
+    found: dict[tuple[date, str, str], set[str]] = {}
+    for invoice in invoice_ids:
+        for key, state in log.of_invoice(invoice):
+            if (
+                state.status == "sent"
+                and key.channel in CUSTOMER_CHANNELS
+                and state.day is not None
+                and state.day < before
+            ):
+                found.setdefault((state.day, key.channel, key.step), set()).add(invoice)
+        for note in log.notes_for(invoice):
+            if note.day is not None and note.day < before:
+                step = str(note.get("step") or "")
+                channel = str(note.get("channel") or "call")
+                found.setdefault((note.day, channel, step), set()).add(invoice)
+    return tuple(
+        ContactView(day, channel, step, tuple(sorted(invoices)))
+        for (day, channel, step), invoices in sorted(found.items())
+    )
+
+
+def accounts_for(repo: Repository, currencies: Iterable[str]) -> tuple[AccountView, ...]:
+    beneficiary = repo.settings.company.name
+    found = []
+    for currency in dict.fromkeys(currencies):
+        account = repo.settings.payment.account_for(currency, beneficiary)
+        if account is not None:
+            found.append(AccountView(currency, account))
+    return tuple(found)
+
+
+def law_view(repo: Repository, invoices: Sequence[Invoice]) -> LawView | None:
+    """The late-payment law of the invoices listed (a customer's invoices share one)."""
+    country = next((i.law for i in invoices if i.law), None)
+    law = latepay.laws().get(country) if country else None
+    if law is None:
+        return None
+    rate = latepay.yearly_rate(law.country, repo.settings)
+    return LawView(law.country, law.statute, law.statute_en, law.reference, rate, law.points)
+
+
+# -- the message ---------------------------------------------------------------------------------
+
+
+def stages(repo: Repository, keys: Iterable[str]) -> dict[str, Step]:
+    """Each listed invoice's own stage, from the delivery's keys (the most advanced if several)."""
+    found: dict[str, tuple[int, Step]] = {}
+    for text in keys:
+        key = Key.parse(text)
+        invoice = repo.invoices.get(key.invoice)
+        policy: Policy | None = repo.policy_for(invoice) if invoice else None
+        if policy is None:
+            continue
+        for index, step in enumerate(policy.steps):
+            if step.id == key.step and (key.invoice not in found or index > found[key.invoice][0]):
+                found[key.invoice] = (index, step)
+    return {invoice: step for invoice, (_, step) in found.items()}
 
 
 def build(
@@ -207,41 +365,68 @@ def build(
     day: date,
     cc: Sequence[Contact] = (),
     log: LogIndex | None = None,
+    keys: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The template context for one message (`to` first: the person addressed). `log` is the
-    send log the message is decided on (history, hold); None where there is none (validate)."""
+    """The template context for one message (`to` first: the person addressed). `step` is the
+    most advanced stage of the message; `keys` name each listed invoice's own stage. `log` is
+    the send log the message is decided on (earlier contacts, hold); None where there is none
+    (validate)."""
     settings = repo.settings
-    triggering = [invoice_view(repo, inv, day) for inv in invoices]
+    own_stage = stages(repo, keys)
+    listed = [
+        invoice_view(
+            repo,
+            invoice,
+            day,
+            _step_view(own_stage.get(invoice.id, step)),
+            previous_contacts(log, (invoice.id,), day),
+        )
+        for invoice in invoices
+    ]
     open_views = statement(repo, customer, day)
-    disputed = in_dispute(repo, customer, day)
     policy = repo.policy_for(invoices[0]) if invoices else repo.policies.get(customer.policy)
     hold = hold_since(repo, log, customer, day, step)
-    first = triggering[0] if triggering else None
+    first = listed[0] if listed else None
     payment = settings.payment
+    currencies = [v.currency for v in (*listed, *open_views)] or [settings.defaults.currency]
+    accounts = accounts_for(repo, currencies)
+    main = accounts[0].account if accounts else None
     return {
         "company": settings.company,
+        "signatory": settings.company.signatory,
+        "counsel": settings.counsel,
         "customer": CustomerView(
-            customer.id, customer.name, customer.address, hold is not None, customer.contacts
+            customer.id,
+            customer.name,
+            customer.address,
+            hold is not None,
+            customer.contacts,
+            customer.country,
         ),
         "contact": to[0] if to else Contact(customer.name, "billing"),
         "owner": customer.owner,
         "recipients": [*to, *cc],
-        "step": StepView(step.id, step.description, step.first_day),
-        "invoices": triggering,
+        "step": _step_view(step),
+        "invoices": listed,
+        "listed_totals": totals(listed, "due_now"),
         "statement": open_views,
         "totals": totals(open_views),
-        "disputed": disputed,
-        "days_overdue": max((v.days_overdue for v in triggering), default=0),
-        "fees": [m for m in totals(triggering, "fees") if m.amount],
+        "overdue_totals": [m for m in totals(open_views, "due_now") if m.amount],
+        "disputed": in_dispute(repo, customer, day),
+        "days_overdue": max((v.days_overdue for v in listed), default=0),
+        "fees": [m for m in totals(listed, "fees") if m.amount],
+        "previous": previous_contacts(log, (i.id for i in invoices), day),
         "payment": PaymentView(
             link=first.link if first else payment.link_for("", customer.id),
             instructions=payment.instructions_for(locale),
-            iban=payment.iban,
-            bic=payment.bic,
-            account=payment.account,
+            accounts=accounts,
+            iban=main.iban if main else "",
+            bic=main.bic if main else "",
+            account=main.account if main else "",
         ),
+        "law": law_view(repo, invoices) if _statutory(policy) else None,
         "hold": hold,
-        "broken_promise": next((v for v in triggering if v.promise and v.promise.broken), None),
+        "broken_promise": next((v for v in listed if v.promise and v.promise.broken), None),
         "deadline": calendar.pay_by(
             day, step.deadline_days, policy.calendar if policy else settings.calendar
         ),
@@ -249,3 +434,12 @@ def build(
         "locale": locale,
         "direction": direction(locale),
     }
+
+
+def _statutory(policy: Policy | None) -> bool:
+    """Whether the policy charges statutory late-payment interest (so messages may cite the law)."""
+    return bool(policy and policy.late_fee and policy.late_fee.statutory)
+
+
+def _step_view(step: Step) -> StepView:
+    return StepView(step.id, step.description, step.first_day)

@@ -61,6 +61,9 @@ def compile_schema(
             "exclusiveMinimum",
             "minLength",
             "oneOf",
+            "anyOf",
+            "const",
+            "propertyNames",
             "$ref",
             "if",
             "then",
@@ -78,6 +81,9 @@ def compile_schema(
     if "type" in schema:
         names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
         checks.append(_is_type(names))
+    if "const" in schema:
+        constant = schema["const"]
+        checks.append(lambda v: v == constant and type(v) is type(constant))
     if "enum" in schema:
         options = schema["enum"]
         checks.append(lambda v: any(v == o and type(v) is type(o) for o in options))
@@ -103,6 +109,12 @@ def compile_schema(
     if "oneOf" in schema:
         options = [compile_schema(s, formats, root) for s in schema["oneOf"]]
         checks.append(lambda v: sum(1 for o in options if o(v)) == 1)
+    if "anyOf" in schema:
+        choices = [compile_schema(s, formats, root) for s in schema["anyOf"]]
+        checks.append(lambda v: any(c(v) for c in choices))
+    if "propertyNames" in schema:
+        name = compile_schema(schema["propertyNames"], formats, root)
+        checks.append(lambda v: not isinstance(v, dict) or all(name(k) for k in v))
     if "if" in schema:
         condition = compile_schema(schema["if"], formats, root)
         then = compile_schema(schema.get("then", {}), formats, root)

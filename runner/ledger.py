@@ -22,11 +22,11 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 
+from runner import latepay
 from runner.model import Installment, Invoice, Policy, Settings
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
-STATUTORY_POINTS = Decimal(8)
 
 
 @cache
@@ -108,11 +108,9 @@ def late_fees(invoice: Invoice, policy: Policy | None, settings: Settings, day: 
             start = invoice.due + timedelta(days=rule.from_day + period * rule.every_days)
             base = max(principal_balance(invoice, start), ZERO)
             fees += rounded(base * rule.percent / HUNDRED, invoice.currency)
-    elif rule is not None and rule.statutory == "eu" and days_late > 0:
+    elif rule is not None and rule.statutory and days_late > 0:
         fees += statutory_interest(invoice, settings, day)
-        paid_late = principal_balance(invoice, invoice.due + timedelta(days=1)) > 0
-        if invoice.currency == "EUR" and paid_late:
-            fees += settings.compensation
+        fees += statutory_compensation(invoice, settings)
     fees += sum(
         (
             s.fee
@@ -126,11 +124,21 @@ def late_fees(invoice: Invoice, policy: Policy | None, settings: Settings, day: 
     return rounded(fees, invoice.currency)
 
 
-def statutory_interest(invoice: Invoice, settings: Settings, day: date) -> Decimal:
-    """Simple interest at reference rate + 8 points a year on the balance, day by day paid down."""
-    if settings.reference_rate is None:
+def statutory_compensation(invoice: Invoice, settings: Settings) -> Decimal:
+    """The fixed compensation the invoice's law sets, once the invoice is paid late."""
+    if invoice.law is None or principal_balance(invoice, invoice.due + timedelta(days=1)) <= 0:
         return ZERO
-    yearly = (settings.reference_rate + STATUTORY_POINTS) / HUNDRED
+    amount = latepay.compensation(invoice.law, invoice.amount, invoice.currency, settings)
+    return rounded(amount, invoice.currency) if amount is not None else ZERO
+
+
+def statutory_interest(invoice: Invoice, settings: Settings, day: date) -> Decimal:
+    """Simple interest at the law's rate (reference rate + its points) a year on the unpaid
+    amount, day by day as it is paid down; none where no law applies."""
+    rate = latepay.yearly_rate(invoice.law, settings) if invoice.law else None
+    if rate is None:
+        return ZERO
+    yearly = rate / HUNDRED
     events = sorted({p.date for p in invoice.payments if invoice.due < p.date <= day})
     interest = ZERO
     start = invoice.due

@@ -17,6 +17,14 @@ class Contact:
     role: str
     email: str | None = None
     phone: str | None = None  # E.164
+    gender: str | None = None  # female, male: for wording that depends on it
+    title: str = ""  # their position (a signatory's)
+    local_names: tuple[tuple[str, str], ...] = ()  # (locale, the name in its script)
+
+    def name_in(self, locale: str) -> str:
+        """The name as written in a locale's script, where given (fa: Persian script)."""
+        names = dict(self.local_names)
+        return names.get(locale) or names.get(locale.split("_")[0]) or self.name
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,8 @@ class Customer:
     paused_until: date | None = None
     hold: bool = False
     payers: tuple[Payer, ...] = ()
+    country: str | None = None  # where they are established (ISO)
+    law: str | None = None  # the late-payment law of the contract as written; "none": none
     path: str = ""
 
     def with_role(self, role: str) -> tuple[Contact, ...]:
@@ -102,6 +112,7 @@ class Invoice:
     paused_until: date | None = None
     installments: tuple[Installment, ...] = ()
     attachment: str | None = None
+    law: str | None = None  # the late-payment law that applies (resolved when loaded); None: none
     path: str = ""
 
     def paid_by(self, day: date) -> Decimal:
@@ -214,6 +225,31 @@ class Company:
     address: tuple[str, ...] = ()
     vat: str = ""
     website: str = ""
+    country: str | None = None
+    signatory: Contact | None = None  # who signs letters
+
+
+@dataclass(frozen=True)
+class Counsel:
+    name: str
+    firm: str
+    address: tuple[str, ...]
+    email: str = ""
+    phone: str = ""
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class BankAccount:
+    beneficiary: str
+    currencies: tuple[str, ...] = ()  # () = every currency no other account names
+    bank: str = ""
+    iban: str = ""
+    bic: str = ""
+    reg: str = ""  # Danish reg.nr.
+    account: str = ""
+    sort_code: str = ""
+    routing: str = ""
 
 
 @dataclass(frozen=True)
@@ -223,6 +259,20 @@ class PaymentInfo:
     bic: str = ""
     account: str = ""
     instructions: tuple[tuple[str, str], ...] = ()  # (locale, text); locale "" = any
+    accounts: tuple[BankAccount, ...] = ()
+
+    def account_for(self, currency: str, beneficiary: str) -> BankAccount | None:
+        """The account an invoice in `currency` is paid to: the one naming the currency, else
+        the one naming none, else the single iban/bic/account of older settings."""
+        named = [a for a in self.accounts if currency in a.currencies]
+        if named:
+            return named[0]
+        catch_all = [a for a in self.accounts if not a.currencies]
+        if catch_all:
+            return catch_all[0]
+        if self.accounts or not (self.iban or self.account):
+            return None
+        return BankAccount(beneficiary, iban=self.iban, bic=self.bic, account=self.account)
 
     def instructions_for(self, locale: str) -> str:
         by_locale = dict(self.instructions)
@@ -295,8 +345,11 @@ class Settings:
     hash_recipients: bool = False
     git_author_name: str = "nudge-bot"
     git_author_email: str = "nudge-bot@users.noreply.invalid"
-    reference_rate: Decimal | None = None
+    reference_rate: Decimal | None = None  # of the company's own late-payment law
     compensation: Decimal = Decimal(40)
+    reference_rates: tuple[tuple[str, Decimal], ...] = ()  # other laws': (country, rate)
+    exchange_rates: tuple[tuple[str, Decimal], ...] = ()  # (currency, units per euro)
+    counsel: Counsel | None = None
     calendar: Calendar = field(default_factory=Calendar)  # the company's; a policy may override
     staff: tuple[Contact, ...] = ()  # our own people by role, to whom tasks may go
 

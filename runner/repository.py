@@ -14,14 +14,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from runner import parallel, schema, snapshot, yamlload
+from runner import latepay, parallel, schema, snapshot, yamlload
 from runner.errors import Problem, Severity
 from runner.model import (
     WEEKDAYS,
     After,
+    BankAccount,
     Calendar,
     Company,
     Contact,
+    Counsel,
     Customer,
     Defaults,
     Discount,
@@ -365,6 +367,10 @@ class _Reader:
                 address=tuple(company.get("address", ())),
                 vat=company.get("vat", ""),
                 website=company.get("website", ""),
+                country=company.get("country") or d.get("calendar", {}).get("country"),
+                signatory=person(company["signatory"], "signatory")
+                if "signatory" in company
+                else None,
             ),
             defaults=defaults,
             payment=PaymentInfo(
@@ -373,7 +379,31 @@ class _Reader:
                 bic=payment.get("bic", ""),
                 account=payment.get("account", ""),
                 instructions=pairs,
+                accounts=tuple(
+                    BankAccount(
+                        beneficiary=a["beneficiary"],
+                        currencies=tuple(a.get("currencies", ())),
+                        bank=a.get("bank", ""),
+                        iban=a.get("iban", ""),
+                        bic=a.get("bic", ""),
+                        reg=a.get("reg", ""),
+                        account=a.get("account", ""),
+                        sort_code=a.get("sort_code", ""),
+                        routing=a.get("routing", ""),
+                    )
+                    for a in payment.get("accounts", ())
+                ),
             ),
+            counsel=Counsel(
+                name=d["counsel"]["name"],
+                firm=d["counsel"]["firm"],
+                address=tuple(d["counsel"]["address"]),
+                email=d["counsel"].get("email", ""),
+                phone=d["counsel"].get("phone", ""),
+                reference=d["counsel"].get("reference", ""),
+            )
+            if "counsel" in d
+            else None,
             email=EmailSettings(
                 host=email["host"],
                 port=email.get("port", 587),
@@ -406,6 +436,14 @@ class _Reader:
             if "reference_rate" in interest
             else None,
             compensation=Decimal(str(interest.get("compensation", 40))),
+            reference_rates=tuple(
+                (country, Decimal(str(rate)))
+                for country, rate in interest.get("reference_rates", {}).items()
+            ),
+            exchange_rates=tuple(
+                (currency, Decimal(str(rate)))
+                for currency, rate in interest.get("exchange_rates", {}).items()
+            ),
             calendar=calendar(d.get("calendar", {})),
             staff=tuple(Contact(s["name"], s["role"], s["email"]) for s in d.get("staff", ())),
         )
@@ -554,10 +592,21 @@ class _Reader:
                     c["role"],
                     c.get("email"),
                     _e164(c["phone"]) if "phone" in c else None,
+                    gender=c.get("gender"),
                 )
                 for c in d["contacts"]
             ),
-            owner=Contact(owner["name"], "owner", owner["email"]) if owner else None,
+            owner=Contact(
+                owner["name"],
+                "owner",
+                owner["email"],
+                gender=owner.get("gender"),
+                local_names=tuple(owner.get("name_local", {}).items()),
+            )
+            if owner
+            else None,
+            country=d.get("country"),
+            law=d.get("law"),
             currency=d.get("currency"),
             address=tuple(d.get("address", ())),
             paused_until=_date(d.get("paused_until")),
@@ -626,6 +675,7 @@ class _Reader:
                 for i, x in enumerate(d.get("installments", ()))
             ),
             attachment=d.get("attachment"),
+            law=latepay.law_of(customer, settings),
             path=source.doc.path,
         )
 
@@ -635,6 +685,16 @@ def _precision(currency: str) -> int:
     from babel.numbers import get_currency_precision
 
     return int(get_currency_precision(currency))
+
+
+def person(d: dict[str, Any], role: str) -> Contact:
+    return Contact(
+        d["name"],
+        role,
+        gender=d.get("gender"),
+        title=d.get("title", ""),
+        local_names=tuple(d.get("name_local", {}).items()),
+    )
 
 
 def calendar(d: dict[str, Any]) -> Calendar:

@@ -493,7 +493,7 @@ def plan(
     company_today = local_today(now, repo.settings.defaults.timezone)
     result = Plan(company_today)
     wanted = set(only) if only else None
-    due: dict[tuple[str, str, int, str], list[Decision]] = {}
+    due: dict[tuple[str, str, str, int], list[Decision]] = {}
     days: dict[str, date] = {}
     for invoice in sorted(repo.invoices.values(), key=lambda i: i.id):
         if wanted is not None and invoice.customer not in wanted and invoice.id not in wanted:
@@ -507,11 +507,9 @@ def plan(
         result.decisions.extend(decisions)
         for d in decisions:
             if d.status == "due":
-                due.setdefault((d.customer, d.policy, d.step_index, d.channel), []).append(d)
-    for (customer_id, policy_id, step_index, channel), group in sorted(due.items()):
-        delivery = _delivery(
-            repo, log, customer_id, policy_id, step_index, channel, group, days[customer_id]
-        )
+                due.setdefault(_message_of(repo, d), []).append(d)
+    for (customer_id, channel, _, _), group in sorted(due.items()):
+        delivery = _delivery(repo, log, customer_id, channel, group, days[customer_id])
         if channel == "sms" and not delivery.to and log.opted_out:
             _opted_out_everywhere(result, group)  # every number said STOP: not a failure
             continue
@@ -520,6 +518,22 @@ def plan(
 
     tasks.add(repo, log, result, now, wanted)
     return result
+
+
+def _message_of(repo: Repository, d: Decision) -> tuple[str, str, str, int]:
+    """Which message a due reminder goes into: one per customer and channel a day, whatever the
+    stages of its invoices; a step marked `separate` gets a message of its own."""
+    step = repo.policies[d.policy].steps[d.step_index]
+    return (
+        (d.customer, d.channel, d.policy, d.step_index)
+        if step.separate
+        else (
+            d.customer,
+            d.channel,
+            "",
+            -1,
+        )
+    )
 
 
 def _opted_out_everywhere(result: Plan, group: list[Decision]) -> None:
@@ -557,6 +571,12 @@ def recipients(
     return to, cc
 
 
+def message_locale(repo: Repository, customer_locale: str, channel: str) -> str:
+    """The language a message is written in: the customer's; a task is for our own people, in
+    the company's language."""
+    return repo.settings.defaults.locale if channel == "task" else customer_locale
+
+
 def _opted_out(phone: str, opted_out: set[str] | frozenset[str]) -> bool:
     from runner.sendlog import hashed
 
@@ -575,36 +595,39 @@ def _delivery(
     repo: Repository,
     log: LogIndex,
     customer_id: str,
-    policy_id: str,
-    step_index: int,
     channel: str,
     group: list[Decision],
     today: date,
 ) -> Delivery:
+    """One message for a group of due reminders: the most advanced stage's template and
+    recipients; every invoice listed (each with its own stage: its key names it)."""
     customer = repo.customers[customer_id]
-    step = repo.policies[policy_id].steps[step_index]
+    lead = max(group, key=lambda d: d.rank)
+    step = repo.policies[lead.policy].steps[lead.step_index]
     to, cc = feedback.reachable(
         *recipients(repo, customer, step, channel, log.opted_out), channel, log
     )
+    group = sorted(group, key=lambda d: (d.invoice, d.rank))
     invoices = tuple(dict.fromkeys(d.invoice for d in group))
     first = repo.invoices[invoices[0]]
     open_views = context.statement(repo, customer, today)
     total = sum((v.balance for v in open_views if v.currency == first.currency), Decimal(0))
-    template = repo.template_for(step.template, customer.locale, channel) or step.template
+    locale = message_locale(repo, customer.locale, channel)
+    template = repo.template_for(step.template, locale, channel) or step.template
     reasons = "; ".join(dict.fromkeys(f"{d.invoice}: {d.reason}" for d in group))
     return Delivery(
         date=today,
         customer=customer_id,
-        policy=policy_id,
+        policy=lead.policy,
         step=step.id,
-        step_index=step_index,
+        step_index=lead.step_index,
         channel=channel,
         invoices=invoices,
         keys=tuple(d.key for d in group),
         to=tuple(address(c, channel) for c in to),
         cc=tuple(address(c, channel) for c in cc),
         template=template,
-        locale=customer.locale,
+        locale=locale,
         reason=reasons,
         total_due=total,
         currency=first.currency,

@@ -190,6 +190,19 @@ def is_phone(value: object) -> bool:
     return phonenumbers.is_valid_number(number)
 
 
+def is_bic(value: object) -> bool:
+    from schwifty import BIC
+    from schwifty.exceptions import SchwiftyException
+
+    if not isinstance(value, str):
+        return True
+    try:
+        BIC(value)
+    except SchwiftyException:
+        return False
+    return True
+
+
 def is_iban(value: object) -> bool:
     from schwifty import IBAN
     from schwifty.exceptions import SchwiftyException
@@ -232,6 +245,7 @@ _FORMATS: dict[str, Callable[[Any], bool]] = {
     "locale": is_locale,
     "country": is_country,
     "iban": is_iban,
+    "bic": is_bic,
 }
 
 _FORMAT_HELP = {
@@ -245,6 +259,7 @@ _FORMAT_HELP = {
     "locale": "is not a known locale (e.g. en, da, da_DK, pl, zh, fa)",
     "country": "is not a country the holiday calendar knows (use an ISO code, e.g. DK, PL, CN)",
     "iban": "is not a valid IBAN (check the digits; e.g. DK50 0040 0440 1162 43)",
+    "bic": "is not a valid BIC (8 or 11 characters, e.g. DABADKKK)",
 }
 
 _FORMAT_NAMES = {

@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from functools import cache
 from typing import Any
 
 from jinja2 import (
@@ -31,7 +30,8 @@ from jinja2.bccache import BytecodeCache
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "yi"})
+from runner import localefmt
+
 # Babel puts (narrow) no-break spaces in amounts; GSM-7 has no such character and one of them
 # would switch a whole SMS to UCS-2 (70 instead of 160 characters per segment).
 SMS_SPACES = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2009": " "})
@@ -56,7 +56,7 @@ class Rendered:
 
 
 def direction(locale: str) -> str:
-    return "rtl" if locale.split("_")[0] in RTL_LANGUAGES else "ltr"
+    return "rtl" if localefmt.right_to_left(locale) else "ltr"
 
 
 def _locale(ctx: Context) -> str:
@@ -75,43 +75,43 @@ def _defined(value: Any) -> Any:
     return value
 
 
-@cache
-def _babel_locale(name: str) -> Any:
-    """Babel's Locale for a name, parsed once (format_currency would parse it on every call)."""
-    from babel import Locale
-
-    return Locale.parse(name)
-
-
 @pass_context
 def _money(ctx: Context, amount: Decimal | int | str, currency: str) -> str:
-    from babel.numbers import format_currency
-
-    value = Decimal(_defined(amount))
-    return str(format_currency(value, _defined(currency), locale=_babel_locale(_locale(ctx))))
+    return localefmt.money(Decimal(_defined(amount)), _defined(currency), _locale(ctx))
 
 
 @pass_context
 def _date(ctx: Context, day: date, form: str = "long") -> str:
-    from babel.dates import format_date
-
-    return str(format_date(_defined(day), format=form, locale=_babel_locale(_locale(ctx))))
+    return localefmt.day(_defined(day), _locale(ctx), form)
 
 
 @pass_context
 def _percent(ctx: Context, value: Decimal | int) -> str:
-    from babel.numbers import format_percent
-
-    share = Decimal(_defined(value)) / 100
-    locale = _babel_locale(_locale(ctx))
-    return str(format_percent(share, locale=locale, decimal_quantization=False))
+    return localefmt.percent(_defined(value), _locale(ctx))
 
 
 @pass_context
 def _number(ctx: Context, value: Decimal | int) -> str:
-    from babel.numbers import format_decimal
+    return localefmt.number(_defined(value), _locale(ctx))
 
-    return str(format_decimal(_defined(value), locale=_babel_locale(_locale(ctx))))
+
+@pass_context
+def _isolate(ctx: Context, value: object) -> str:
+    """A token (invoice number, reference, link) kept whole inside right-to-left text."""
+    return localefmt.isolate(str(_defined(value)), _locale(ctx))
+
+
+def _pad(value: object, columns: int) -> str:
+    """Left-aligned in `columns` display columns (a CJK character counts two)."""
+    return localefmt.left(str(_defined(value)), columns)
+
+
+def _rpad(value: object, columns: int) -> str:
+    return localefmt.right(str(_defined(value)), columns)
+
+
+def _columns(value: object) -> int:
+    return localefmt.width(str(_defined(value)))
 
 
 def _environment(loader: BaseLoader, autoescape: bool) -> ImmutableSandboxedEnvironment:
@@ -125,7 +125,17 @@ def _environment(loader: BaseLoader, autoescape: bool) -> ImmutableSandboxedEnvi
         auto_reload=False,
         bytecode_cache=_bytecode_cache("html" if autoescape else "plain"),
     )
-    env.filters.update(money=_money, date=_date, percent=_percent, number=_number)
+    env.filters.update(
+        money=_money,
+        date=_date,
+        percent=_percent,
+        number=_number,
+        iso=_isolate,
+        pad=_pad,
+        rpad=_rpad,
+        columns=_columns,
+    )
+    env.globals["html"] = autoescape  # shared templates write paragraphs as <p> or plain text
     return env
 
 
@@ -173,12 +183,12 @@ class Renderer:
             text_blocks = _blocks(self.plain, name, context, ("subject", "text"))
             html_blocks = _blocks(self.html, name, context, ("html",))
             subject = " ".join(text_blocks.get("subject", "").split())
-            text = text_blocks.get("text", "").strip() + "\n"
+            text = _paragraphs(text_blocks.get("text", "")) + "\n"
             return Rendered(subject, text, html_blocks.get("html"))
         if channel == "letter":
             page = _whole(self.html, name, context)
             return Rendered(_title(page), page, page)
-        body = _whole(self.plain, name, context).strip()
+        body = _paragraphs(_whole(self.plain, name, context))
         if channel == "sms":
             body = body.translate(SMS_SPACES)
         subject = body.splitlines()[0] if body else ""
@@ -195,6 +205,16 @@ class Renderer:
             self.plain.get_template(name)
         except TemplateSyntaxError as exc:
             raise _syntax(exc, name, self.plain) from exc
+
+
+BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
+
+
+def _paragraphs(text: str) -> str:
+    """Plain text with one blank line between paragraphs, however the template's blocks and
+    macros ended their lines; no trailing spaces."""
+    lines = "\n".join(line.rstrip() for line in text.strip().splitlines())
+    return BLANK_LINES.sub("\n\n", lines)
 
 
 def _whole(env: ImmutableSandboxedEnvironment, name: str, context: dict[str, Any]) -> str:

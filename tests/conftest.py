@@ -19,9 +19,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "company"
+STARTER = ROOT / "runner" / "starter"  # the templates Nudge ships (what `nudge init` copies)
 VENDOR = ROOT / "tests" / "vendor"  # what tests need from outside, each with its SOURCE.md
 IBM_CSV = VENDOR / "ibm-accounts-receivable" / "WA_Fn-UseC_-Accounts-Receivable.csv"
 SAMPLE_PARTS = ("settings.yaml", "customers", "invoices", "policies", "templates")
+COMPANY_PARTS = ("settings.yaml", "customers", "invoices", "policies")
 
 
 @dataclass
@@ -32,13 +34,15 @@ class Result:
 
 
 def copy_sample(target: Path) -> Path:
+    """The test company in `target`: its own data, and the templates Nudge ships."""
     target.mkdir(parents=True, exist_ok=True)
-    for part in SAMPLE_PARTS:
+    for part in COMPANY_PARTS:
         source = FIXTURE / part
         if source.is_dir():
             shutil.copytree(source, target / part)
         else:
             shutil.copy2(source, target / part)
+    shutil.copytree(STARTER / "templates", target / "templates")
     return target
 
 

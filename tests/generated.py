@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
-from conftest import FIXTURE
+from conftest import FIXTURE, STARTER
 
 START = date(2026, 3, 2)  # a Monday; Easter (2-6 April 2026) falls inside the generated spans
 ZONES = ("Europe/Copenhagen", "Asia/Shanghai", "America/New_York")
@@ -207,7 +207,7 @@ def write(company: Company, root: Path) -> Path:
     settings["calendar"] = {"country": "DK", "closed": company.closed}
     _dump(root / "settings.yaml", settings)
     for name in ("_layout", *TEMPLATES.values()):
-        shutil.copytree(FIXTURE / "templates" / name, root / "templates" / name, dirs_exist_ok=True)
+        shutil.copytree(STARTER / "templates" / name, root / "templates" / name, dirs_exist_ok=True)
     for policy in company.policies:
         _dump(root / "policies" / f"{policy['id']}.yaml", policy)
     for customer in company.customers:

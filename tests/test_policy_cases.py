@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURE, IBM_CSV, ROOT, nudge
+from conftest import IBM_CSV, ROOT, copy_sample, nudge
 
 sys.path.insert(0, str(ROOT / "tools"))
 import ibm_to_nudge
@@ -83,7 +83,8 @@ def test_backtest_reports_each_step_on_the_sample(sample: Path) -> None:
 
 @pytest.fixture(scope="module")
 def ibm(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return ibm_to_nudge.convert(IBM_CSV, tmp_path_factory.mktemp("ibm"), FIXTURE)
+    company = copy_sample(tmp_path_factory.mktemp("company") / "repo")
+    return ibm_to_nudge.convert(IBM_CSV, tmp_path_factory.mktemp("ibm"), company)
 
 
 def test_ibm_data_converts_and_validates(ibm: Path) -> None:

@@ -13,7 +13,7 @@ from runner import checks, repository
 from runner.model import Customer, Repository
 from runner.templates import Renderer
 
-from conftest import FIXTURE, copy_sample
+from conftest import STARTER, copy_sample
 
 Company = tuple[Repository, Renderer]
 
@@ -62,7 +62,7 @@ MONTHS = {
 
 def cases() -> list[tuple[str, str, str]]:
     found = []
-    for path in sorted((FIXTURE / "templates").glob("*/*.j2")):
+    for path in sorted((STARTER / "templates").glob("*/*.j2")):
         if path.parent.name.startswith("_"):
             continue
         locale, channel, _ = path.name.split(".")

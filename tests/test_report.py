@@ -14,7 +14,7 @@ from runner import report
 from runner.sendlog import Entry, index
 
 from builders import SETTINGS, invoice, paid, policy, repo, step
-from conftest import FIXTURE, IBM_CSV, ROOT, nudge
+from conftest import IBM_CSV, ROOT, copy_sample, nudge
 
 TODAY = date(2026, 11, 23)
 
@@ -127,7 +127,7 @@ def test_ibm_figures_match_an_independent_computation(tmp_path: Path) -> None:
     sys.path.insert(0, str(ROOT / "tools"))
     import ibm_to_nudge
 
-    root = ibm_to_nudge.convert(IBM_CSV, tmp_path / "ibm", FIXTURE)
+    root = ibm_to_nudge.convert(IBM_CSV, tmp_path / "ibm", copy_sample(tmp_path / "company"))
     result = nudge("report", "--root", str(root), "--today", "2013-12-31", "--format", "json")
     assert result.code == 0, result.err
     got = json.loads(result.out)

@@ -124,7 +124,7 @@ def _task_for(
         to=(owner.email,),
         cc=(),
         template=TEMPLATE + kind,
-        locale=customer.locale,
+        locale=repo.settings.defaults.locale,
         reason=reason,
         total_due=total,
         currency=first.currency,
