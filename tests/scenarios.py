@@ -238,7 +238,8 @@ def company(root: Path) -> Repository:
 def scenario_repo(base: Repository, scenario: Scenario, locale: str) -> tuple[Repository, str]:
     persona = base.customers[PERSONA[locale]]
     currency = persona.currency or base.settings.defaults.currency
-    customer = replace(persona, policy=scenario.policy, **scenario.customer)
+    # A pause in the persona's file (Bryggeriet Fjord asked for one) is not part of a scenario.
+    customer = replace(persona, policy=scenario.policy, paused_until=None, **scenario.customer)
     invoices = {
         i.id: replace(i, law=_law(base, customer)) for i in scenario.invoices(customer.id, currency)
     }

@@ -84,6 +84,8 @@ def render(company: Company, template: str, locale: str, channel: str) -> tuple[
     own = [i for i in repo.invoices_of(customer.id) if not i.void]
     sample = checks.sample_invoice(repo, customer, policy, step, own)
     ctx = checks.sample_context(repo, customer, step, channel, sample)
+    if channel == "task":  # a task is in the company's language: here, the template's
+        ctx = {**ctx, "locale": locale}
     message = renderer.render(f"{template}/{locale}.{channel}.j2", channel, ctx)
     return message.text, message.html
 
