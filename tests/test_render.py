@@ -80,6 +80,9 @@ def render(company: Company, template: str, locale: str, channel: str) -> tuple[
     if policy.id != customer.policy:
         customer = replace(customer, policy=policy.id)
         repo = replace(repo, customers={**repo.customers, customer.id: customer})
+    if channel == "task":  # a task is in the company's language: a company writing this one
+        defaults = replace(repo.settings.defaults, locale=locale)
+        repo = replace(repo, settings=replace(repo.settings, defaults=defaults))
     step = next(s for s in policy.steps if s.template == template and channel in s.channels)
     own = [i for i in repo.invoices_of(customer.id) if not i.void]
     sample = checks.sample_invoice(repo, customer, policy, step, own)
