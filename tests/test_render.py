@@ -53,9 +53,10 @@ MONTHS = {
         r"[0-9۰-۹]{1,2} (ژانویه|فوریه|مارس|آوریل|مه|ژوئن|ژوئیه|اوت|سپتامبر|اکتبر|"
         r"نوامبر|دسامبر)ٔ? [0-9۰-۹]{4}"
     ),
+    # en_US: November 9, 2026; en_IE and en_GB: 9 November 2026
     "en": re.compile(
-        r"(January|February|March|April|May|June|July|August|September|October|"
-        r"November|December) \d{1,2}, \d{4}"
+        r"(\d{1,2} )?(January|February|March|April|May|June|July|August|September|October|"
+        r"November|December) (\d{1,2}, )?\d{4}"
     ),
 }
 
