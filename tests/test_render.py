@@ -84,6 +84,9 @@ def render(company: Company, template: str, locale: str, channel: str) -> tuple[
         defaults = replace(repo.settings.defaults, locale=locale)
         repo = replace(repo, settings=replace(repo.settings, defaults=defaults))
     step = next(s for s in policy.steps if s.template == template and channel in s.channels)
+    if channel == "task":  # a task is in the company's language: a company writing in `locale`
+        defaults = replace(repo.settings.defaults, locale=locale)
+        repo = replace(repo, settings=replace(repo.settings, defaults=defaults))
     own = [i for i in repo.invoices_of(customer.id) if not i.void]
     sample = checks.sample_invoice(repo, customer, policy, step, own)
     ctx = checks.sample_context(repo, customer, step, channel, sample)
