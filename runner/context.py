@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -398,7 +398,7 @@ def build(
     main = accounts[0].account if accounts else None
     return {
         "company": settings.company,
-        "signatory": settings.company.signatory,
+        "signatory": _signatory(settings.company.signatory, locale),
         "counsel": settings.counsel,
         "customer": CustomerView(
             customer.id,
@@ -439,6 +439,13 @@ def build(
         "locale": locale,
         "direction": direction(locale),
     }
+
+
+def _signatory(signatory: Contact | None, locale: str) -> Contact | None:
+    """Who signs, with the position in the message's language (and name in its script)."""
+    if signatory is None:
+        return None
+    return replace(signatory, name=signatory.name_in(locale), title=signatory.title_in(locale))
 
 
 def _statutory(policy: Policy | None) -> bool:

@@ -20,11 +20,17 @@ class Contact:
     gender: str | None = None  # female, male: for wording that depends on it
     title: str = ""  # their position (a signatory's)
     local_names: tuple[tuple[str, str], ...] = ()  # (locale, the name in its script)
+    local_titles: tuple[tuple[str, str], ...] = ()  # (locale, the position in its language)
 
     def name_in(self, locale: str) -> str:
         """The name as written in a locale's script, where given (fa: Persian script)."""
         names = dict(self.local_names)
         return names.get(locale) or names.get(locale.split("_")[0]) or self.name
+
+    def title_in(self, locale: str) -> str:
+        """The position in a locale's language, where given; else the one title there is."""
+        titles = dict(self.local_titles)
+        return titles.get(locale) or titles.get(locale.split("_")[0]) or self.title
 
 
 @dataclass(frozen=True)

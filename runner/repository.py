@@ -712,12 +712,15 @@ def _precision(currency: str) -> int:
 
 
 def person(d: dict[str, Any], role: str) -> Contact:
+    title = d.get("title", "")
+    titles = title if isinstance(title, dict) else {}
     return Contact(
         d["name"],
         role,
         gender=d.get("gender"),
-        title=d.get("title", ""),
+        title=title if isinstance(title, str) else next(iter(titles.values()), ""),
         local_names=tuple(d.get("name_local", {}).items()),
+        local_titles=tuple(titles.items()),
     )
 
 

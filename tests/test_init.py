@@ -57,10 +57,17 @@ def test_a_new_company_validates_and_passes_its_policy_tests(tmp_path: Path, lan
     settings = (root / "settings.yaml").read_text(encoding="utf-8")
     assert f"country: {COUNTRY[language]}" in settings and "policy: letters-30-60-90" in settings
     assert (root / ".github" / "workflows" / "remind.yml").is_file()
-    # the example invoice is planned like any other
-    plan = nudge("plan", "--root", str(root), "--today", "2027-01-20", "--format", "json")
+    # the example invoice (due 2027-01-01) is planned like any other: letter-30 on day 30, a
+    # Sunday, so on the next business day of the country's calendar, by letter and e-mail
+    plan = nudge(
+        "plan", "--root", str(root), "--today", "2027-01-25", "--days", "10", "--format", "json"
+    )  # fmt: skip
     assert plan.code == 0, plan.err
-    assert [d["invoices"] for d in json.loads(plan.out)["deliveries"]] == [["EXAMPLE-1"]]
+    planned = json.loads(plan.out)["deliveries"]
+    assert sorted((d["step"], d["channel"], tuple(d["invoices"])) for d in planned) == [
+        ("letter-30", "email", ("EXAMPLE-1",)),
+        ("letter-30", "letter", ("EXAMPLE-1",)),
+    ]
 
 
 def test_a_policy_change_fails_the_policy_tests_init_wrote(tmp_path: Path) -> None:
@@ -97,7 +104,9 @@ def test_the_sample_company_is_replaced_only_with_force(tmp_path: Path) -> None:
         (("--country", "XX"), "--country: not a country the holiday calendar knows"),
     ],
 )
-def test_a_wrong_answer_is_one_sentence(tmp_path: Path, changes: tuple[str, str], says: str) -> None:
+def test_a_wrong_answer_is_one_sentence(
+    tmp_path: Path, changes: tuple[str, str], says: str
+) -> None:
     args = ["init", "--root", str(tmp_path / "c"), "--name", "X", "--country", "DK",
             "--locale", "en", "--currency", "DKK", "--timezone", "Europe/Copenhagen"]  # fmt: skip
     flag, value = changes
