@@ -58,6 +58,7 @@ class Scenario:
     today: date = TODAY
     customer: dict[str, Any] = field(default_factory=dict)  # changes to the persona
     counsel: bool = True
+    law: str | None = None  # the contract's law where the persona's country brings none (IR, CN)
 
 
 def invoice(
@@ -197,6 +198,7 @@ SCENARIOS = [
             )
         ],
         sent=[("INV-2901", "letter-30", 30, "letter"), ("INV-2901", "letter-30", 30, "email")],
+        law="DK",
     ),
     Scenario(
         "lawyer-letter",
@@ -240,7 +242,8 @@ def scenario_repo(base: Repository, scenario: Scenario, locale: str) -> tuple[Re
     currency = persona.currency or base.settings.defaults.currency
     customer = replace(persona, policy=scenario.policy, **scenario.customer)
     invoices = {
-        i.id: replace(i, law=_law(base, customer)) for i in scenario.invoices(customer.id, currency)
+        i.id: replace(i, law=_law(base, customer) or scenario.law)
+        for i in scenario.invoices(customer.id, currency)
     }
     settings = base.settings if scenario.counsel else replace(base.settings, counsel=None)
     return replace(

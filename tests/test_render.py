@@ -75,6 +75,9 @@ def render(company: Company, template: str, locale: str, channel: str) -> tuple[
     customer: Customer = repo.customers[CUSTOMER_OF[locale]]
     if customer.locale.split("_")[0] != locale:
         customer = replace(customer, locale=locale)
+    if channel == "task":  # tasks are in the company's language: a company that writes this one
+        defaults = replace(repo.settings.defaults, locale=locale)
+        repo = replace(repo, settings=replace(repo.settings, defaults=defaults))
     policy = next(p for p in repo.policies.values() for s in p.steps if s.template == template)
     if policy.id != customer.policy:
         customer = replace(customer, policy=policy.id)
