@@ -53,7 +53,7 @@ def test_a_new_company_validates_and_passes_its_policy_tests(tmp_path: Path, lan
     assert tested.out.strip().endswith("6 passed, 0 failed")
     # only the chosen language's templates, every policy's step covered
     files = {p.name.split(".")[0] for p in (root / "templates").rglob("*.j2")}
-    assert files - {"email", "letter", "macros", "legacy"} == {language}
+    assert files - {"email", "letter", "macros"} == {language}
     settings = (root / "settings.yaml").read_text(encoding="utf-8")
     assert f"country: {COUNTRY[language]}" in settings and "policy: letters-30-60-90" in settings
     assert (root / ".github" / "workflows" / "remind.yml").is_file()

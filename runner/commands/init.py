@@ -182,7 +182,7 @@ def _copy_templates(source: Any, target: Path, languages: set[str]) -> int:
     for folder in source.iterdir():
         for entry in folder.iterdir():
             language = entry.name.split(".")[0]
-            shared = folder.name == "_layout" and entry.name != "legacy.j2"
+            shared = folder.name == "_layout"
             if not shared and language not in languages:
                 continue
             (target / folder.name).mkdir(parents=True, exist_ok=True)
