@@ -58,6 +58,7 @@ class Scenario:
     today: date = TODAY
     customer: dict[str, Any] = field(default_factory=dict)  # changes to the persona
     counsel: bool = True
+    persona: str | None = None  # another customer of the test company than the language's
 
 
 def invoice(
@@ -236,7 +237,7 @@ def company(root: Path) -> Repository:
 
 
 def scenario_repo(base: Repository, scenario: Scenario, locale: str) -> tuple[Repository, str]:
-    persona = base.customers[PERSONA[locale]]
+    persona = base.customers[scenario.persona or PERSONA[locale]]
     currency = persona.currency or base.settings.defaults.currency
     customer = replace(persona, policy=scenario.policy, **scenario.customer)
     invoices = {
