@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import os
 import re
 import subprocess
 import sys
@@ -25,6 +26,8 @@ from typing import Any
 import pdfplumber
 import pytest
 from fontTools.ttLib import TTFont
+from pdfminer.pdfdocument import PDFDocument
+from pdfminer.pdfparser import PDFParser
 from pdfminer.pdftypes import resolve1
 from scenarios import PERSONA, Scenario, invoice, render, scenario_repo
 
@@ -173,9 +176,6 @@ def same_characters(printed_line: str, expected: str) -> bool:
 def missing_glyphs(data: bytes) -> list[str]:
     """Text drawn with a glyph its font does not have (.notdef, or a glyph id beyond the font):
     what would print as an empty box. Also a font the PDF does not embed."""
-    from pdfminer.pdfdocument import PDFDocument
-    from pdfminer.pdfparser import PDFParser
-
     problems = []
     document = PDFDocument(PDFParser(io.BytesIO(data)))
     for font in _fonts(document):
@@ -502,6 +502,33 @@ def test_a_letter_to_china_prints_every_chinese_glyph(company) -> None:  # type:
     assert "请通过银行转账付款" in "".join(page.text.split())  # the payment instructions
     assert missing_glyphs(page.pdf.data) == []
     assert len(page.pages) == 1
+
+
+def test_the_glyph_check_sees_text_no_font_has(tmp_path: Path) -> None:
+    """missing_glyphs is no formality: on a system whose only font is a Latin one (fontconfig
+    pointed at a folder holding the DejaVu subset of another PDF), Chinese prints as empty
+    boxes, and the check names each character."""
+    latin = pdf.render('<p style="font-family: DejaVu Sans">Abc</p>').data
+    (font,) = _fonts(PDFDocument(PDFParser(io.BytesIO(latin))))
+    descriptor = resolve1(resolve1(resolve1(font["DescendantFonts"])[0])["FontDescriptor"])
+    (tmp_path / "fonts").mkdir()
+    (tmp_path / "fonts" / "latin.ttf").write_bytes(resolve1(descriptor["FontFile2"]).get_data())
+    config = tmp_path / "fonts.conf"
+    config.write_text(
+        f'<?xml version="1.0"?>\n<fontconfig><dir>{tmp_path / "fonts"}</dir>'
+        f"<cachedir>{tmp_path / 'cache'}</cachedir></fontconfig>\n"
+    )
+    script = "import sys; from runner import pdf\n"
+    script += "sys.stdout.buffer.write(pdf.render(sys.stdin.read()).data)"
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        input="<p>上海 Abc</p>".encode(),
+        capture_output=True,
+        env={**os.environ, "FONTCONFIG_FILE": str(config)},
+    )
+    assert done.returncode == 0, done.stderr
+    problems = missing_glyphs(done.stdout)
+    assert any("'上'" in p for p in problems) and any("'海'" in p for p in problems), problems
 
 
 LETTERS = sorted(STARTER.glob("templates/*/*.letter.j2"))
