@@ -133,8 +133,12 @@ class CustomerView:
 
 @dataclass(frozen=True)
 class AccountView:
-    currency: str
+    currencies: tuple[str, ...]  # the currencies asked for that are paid to this account
     account: BankAccount
+
+    @property
+    def currency(self) -> str:
+        return ", ".join(self.currencies)
 
 
 @dataclass(frozen=True)
@@ -318,13 +322,14 @@ def previous_contacts(
 
 
 def accounts_for(repo: Repository, currencies: Iterable[str]) -> tuple[AccountView, ...]:
+    """The accounts the currencies asked for are paid to, each once with its currencies."""
     beneficiary = repo.settings.company.name
-    found = []
+    found: dict[BankAccount, list[str]] = {}
     for currency in dict.fromkeys(currencies):
         account = repo.settings.payment.account_for(currency, beneficiary)
         if account is not None:
-            found.append(AccountView(currency, account))
-    return tuple(found)
+            found.setdefault(account, []).append(currency)
+    return tuple(AccountView(tuple(names), account) for account, names in found.items())
 
 
 def law_view(repo: Repository, invoices: Sequence[Invoice]) -> LawView | None:

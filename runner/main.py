@@ -12,6 +12,7 @@ from pathlib import Path
 from runner import __version__
 
 COMMANDS = {
+    "init": "write a company's repository from a few answers (name, country, languages, ...)",
     "validate": "check every file: schemas, cross-references, templates",
     "schema": "print the JSON Schema of a kind of file",
     "plan": "show what would be sent today (or over the next days), and why",

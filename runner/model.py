@@ -213,7 +213,21 @@ class Policy:
     catch_up: int = 3
     late_fee: LateFee | None = None
     chase_fees: bool = True  # a balance made only of late fees and interest is still reminded
+    first_contact: str | None = None  # the step a late invoice's first message is (None: default)
     path: str = ""
+
+    @property
+    def entry_step(self) -> int | None:
+        """Where an invoice nobody has contacted yet starts when it is already late: the step
+        `first_contact` names, else the first step after the due date that writes to the
+        customer (a lawyer's letter is never a first contact unless the policy says so)."""
+        for index, step in enumerate(self.steps):
+            if self.first_contact is not None:
+                if step.id == self.first_contact:
+                    return index
+            elif step.after is None and step.first_day >= 1 and set(step.channels) - {"task"}:
+                return index
+        return None
 
 
 @dataclass(frozen=True)
@@ -351,6 +365,7 @@ class Settings:
     exchange_rates: tuple[tuple[str, Decimal], ...] = ()  # (currency, units per euro)
     counsel: Counsel | None = None
     calendar: Calendar = field(default_factory=Calendar)  # the company's; a policy may override
+    start: date | None = None  # the day Nudge took over reminding: nothing before it is missed
     staff: tuple[Contact, ...] = ()  # our own people by role, to whom tasks may go
 
 

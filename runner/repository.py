@@ -445,6 +445,7 @@ class _Reader:
                 for currency, rate in interest.get("exchange_rates", {}).items()
             ),
             calendar=calendar(d.get("calendar", {})),
+            start=_date(d.get("start")),
             staff=tuple(Contact(s["name"], s["role"], s["email"]) for s in d.get("staff", ())),
         )
 
@@ -464,6 +465,7 @@ class _Reader:
                     f"step above it: list steps in the order they happen",
                 )
         self.step_references(source, steps)
+        self.first_contact(source, steps, d.get("first_contact"))
         fee = d.get("late_fee")
         return Policy(
             id=d["id"],
@@ -474,8 +476,30 @@ class _Reader:
             catch_up=d.get("catch_up", 3),
             late_fee=self.late_fee(source, fee) if fee is not None else None,
             chase_fees=d.get("chase_fees", True),
+            first_contact=d.get("first_contact"),
             path=source.doc.path,
         )
+
+    def first_contact(self, source: Source, steps: tuple[Step, ...], name: str | None) -> None:
+        """`first_contact` names a step with a day that writes to the customer."""
+        if name is None:
+            return
+        step = next((s for s in steps if s.id == name), None)
+        if step is None:
+            hint = _closest(name, [s.id for s in steps])
+            raise self.fail(
+                source,
+                ("first_contact",),
+                f"first_contact: no step '{name}' in this policy"
+                + (f" (did you mean '{hint}'?)" if hint else ""),
+            )
+        if step.after is not None or not set(step.channels) - {"task"}:
+            raise self.fail(
+                source,
+                ("first_contact",),
+                f"first_contact: step '{name}' cannot be a first contact: name a step with a day "
+                "('at' or 'from') that sends the customer an e-mail, text or letter",
+            )
 
     def step_references(self, source: Source, steps: tuple[Step, ...]) -> None:
         """A step `after` another must name one listed above it (so there is no cycle)."""

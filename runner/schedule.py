@@ -278,8 +278,10 @@ def decide_invoice(
     def sent_on(step: str) -> date | None:
         return log.first_sent(invoice.id, installment, step)
 
+    resumed = _resumed(repo, log, invoice, customer, today)
+    anchor = _anchor(log, invoice.id, installment, policy, current.due, today, resumed)
     decisions: list[Decision] = []
-    for occ in occurrences(policy, current.due, until, sent_on):
+    for occ in occurrences(policy, anchor, until, sent_on):
         for channel in occ.step.channels:
             key = str(Key(invoice.id, installment, occ.step.id, occ.date, channel))
             status, why = _status(log, key, occ, today, reason)
@@ -293,7 +295,7 @@ def decide_invoice(
                     channel,
                     occ.date,
                     occ.day,
-                    current.due,
+                    anchor,
                     key,
                     status,
                     why,
@@ -301,8 +303,46 @@ def decide_invoice(
                 )
             )
     if reason is None:
-        decisions = _resolve_candidates(decisions, policy, today, log, invoice, customer)
+        start = repo.settings.start
+        decisions = _resolve_candidates(decisions, policy, today, log, invoice, customer, start)
     return reason, decisions
+
+
+def _anchor(
+    log: LogIndex,
+    invoice: str,
+    installment: int | None,
+    policy: Policy,
+    due: date,
+    today: date,
+    resumed: date | None,
+) -> date:
+    """The date an invoice's steps count from: its due date, unless it came in late. An invoice
+    nobody has contacted yet that has already passed its policy's entry step (`first_contact`)
+    starts there today, and the later steps follow at the policy's intervals from that day (an
+    overdue book on its first run: a day-95 invoice gets the first letter, not the lawyer's).
+    Once it entered so, its first message's key keeps the shifted date: the anchor is derived
+    from the log again every day."""
+    entry = policy.entry_step
+    if entry is None:
+        return due
+    first = policy.steps[entry]
+    contact = log.first_contact(invoice, installment)
+    if contact is not None:
+        key, _ = contact
+        nominal = calendar.next_business_day(due + timedelta(days=first.first_day), policy.calendar)
+        if key.step == first.id and key.day != nominal:
+            return key.day - timedelta(days=first.first_day)
+        return due
+    if log.notes_for(invoice):
+        return due  # a person has been in touch: the policy runs from the due date
+    reached = [occ for occ in occurrences(policy, due, today) if set(occ.step.channels) - {"task"}]
+    later = any(occ.rank > (first.first_day, entry) for occ in reached)
+    own = next((occ for occ in reached if occ.step_index == entry), None)
+    window = policy.catch_up if first.catch_up is None else first.catch_up
+    since = max(own.date, resumed) if own is not None and resumed is not None else None
+    too_old = own is not None and business_days_between(since or own.date, today, policy) > window
+    return today - timedelta(days=first.first_day) if later or too_old else due
 
 
 def _status(
@@ -334,6 +374,7 @@ def _resolve_candidates(
     log: LogIndex,
     invoice: Invoice,
     customer: Customer,
+    start: date | None = None,
 ) -> list[Decision]:
     """Of the occurrences not yet sent, per channel: the most advanced recent one is due."""
     progressed: dict[str, Decision] = {}
@@ -344,7 +385,7 @@ def _resolve_candidates(
             progressed[d.channel] = d
     candidates = [d for d in decisions if d.status == "candidate"]
     handled = {d.key for d in candidates if _handled_by_note(log, d, today)}
-    resumed = feedback.resumed(resumed_on(invoice, customer, today), log, invoice.id, today)
+    resumed = _resumed_from(invoice, customer, log, today, start)
     recent = {
         d.key for d in candidates if d.key not in handled and _in_window(d, policy, today, resumed)
     }
@@ -364,6 +405,7 @@ def _resolve_candidates(
             today,
             business_today,
             invoice,
+            start,
         )
         if d.status == "candidate"
         else d
@@ -372,6 +414,28 @@ def _resolve_candidates(
 
 
 def _final(
+    d: Decision,
+    handled: bool,
+    recent: bool,
+    best: dict[str, Decision],
+    progressed: dict[str, Decision],
+    policy: Policy,
+    today: date,
+    business_today: bool,
+    invoice: Invoice,
+    start: date | None = None,
+) -> Decision:
+    decided = _decided(d, handled, recent, best, progressed, policy, today, business_today, invoice)
+    if start is not None and d.occurrence < start and decided.status in ("superseded", "missed"):
+        return replace(
+            decided,
+            status="before-start",
+            reason=f"fell before Nudge started reminding on {start} (settings.yaml start)",
+        )
+    return decided
+
+
+def _decided(
     d: Decision,
     handled: bool,
     recent: bool,
@@ -422,6 +486,19 @@ def _final(
 
 def due_reason(d: Decision, policy: Policy, today: date, invoice: Invoice) -> str:
     step = policy.steps[d.step_index]
+    obligation = ledger.current_obligation(invoice, today)
+    real_due = obligation.due if obligation else invoice.due
+    if d.due != real_due and step.after is None:
+        late = (today - real_due).days
+        entry = _entry(policy)
+        text = (
+            f"{d.step}: first contact for an invoice {late} days past its due date {real_due}: "
+            f"the policy starts late invoices at '{entry.id if entry else d.step}' and runs its "
+            f"later steps from there"
+        )
+        if d.occurrence != today:
+            text += f"; was due {d.occurrence}, sent now after missed runs"
+        return text + _broken(invoice, today)
     if step.after is not None:
         leader = next(s for s in policy.steps if s.id == step.after.step)
         since = "the deadline of" if leader.deadline_days else "sending"
@@ -436,9 +513,18 @@ def due_reason(d: Decision, policy: Policy, today: date, invoice: Invoice) -> st
         text += f", moved from {nominal} (not a business day)"
     if d.occurrence != today:
         text += f"; was due {d.occurrence}, sent now after missed runs"
+    return text + _broken(invoice, today)
+
+
+def _broken(invoice: Invoice, today: date) -> str:
     if invoice.promise is not None and invoice.promise_broken(today):
-        text += f"; the promise to pay by {invoice.promise.date} was broken"
-    return text
+        return f"; the promise to pay by {invoice.promise.date} was broken"
+    return ""
+
+
+def _entry(policy: Policy) -> Step | None:
+    index = policy.entry_step
+    return policy.steps[index] if index is not None else None
 
 
 def _window(d: Decision, policy: Policy) -> int:
@@ -451,6 +537,23 @@ def _in_window(d: Decision, policy: Policy, today: date, resumed: date | None = 
     (customer or invoice paused, a promise) that covered it ended."""
     start = max(d.occurrence, resumed) if resumed is not None else d.occurrence
     return business_days_between(start, today, policy) <= _window(d, policy)
+
+
+def _resumed(
+    repo: Repository, log: LogIndex, invoice: Invoice, customer: Customer, today: date
+) -> date | None:
+    return _resumed_from(invoice, customer, log, today, repo.settings.start)
+
+
+def _resumed_from(
+    invoice: Invoice, customer: Customer, log: LogIndex, today: date, start: date | None
+) -> date | None:
+    """From when the catch-up window counts: the end of the last pause, a reply's wait, or the
+    day Nudge started (settings.yaml start), whichever is latest."""
+    resumed = feedback.resumed(resumed_on(invoice, customer, today), log, invoice.id, today)
+    if start is not None and start <= today:
+        resumed = max(resumed, start) if resumed is not None else start
+    return resumed
 
 
 def resumed_on(invoice: Invoice, customer: Customer, today: date) -> date | None:

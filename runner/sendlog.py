@@ -112,6 +112,19 @@ class LogIndex:
             self._by_invoice = grouped
         return self._by_invoice.get(invoice, [])
 
+    def first_contact(self, invoice: str, installment: int | None) -> tuple[Key, KeyState] | None:
+        """The first message the customer received about an invoice (or one installment):
+        an e-mail, text or letter sent (tasks are ours), by the day it went out."""
+        sent = [
+            (key, state)
+            for key, state in self.of_invoice(invoice)
+            if key.installment == installment
+            and key.channel in ("email", "sms", "letter")
+            and state.status == "sent"
+            and state.day is not None
+        ]
+        return min(sent, key=lambda pair: (pair[1].day, str(pair[0])), default=None)
+
     def first_sent(self, invoice: str, installment: int | None, step: str) -> date | None:
         """The day a step was first sent for an invoice (or one installment of it), if it was."""
         days = [

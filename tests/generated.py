@@ -206,7 +206,7 @@ def write(company: Company, root: Path) -> Path:
     settings["defaults"]["policy"] = company.policies[0]["id"]
     settings["calendar"] = {"country": "DK", "closed": company.closed}
     _dump(root / "settings.yaml", settings)
-    for name in ("_layout", *TEMPLATES.values()):
+    for name in ("_layout", "_locale", *TEMPLATES.values()):
         shutil.copytree(STARTER / "templates" / name, root / "templates" / name, dirs_exist_ok=True)
     for policy in company.policies:
         _dump(root / "policies" / f"{policy['id']}.yaml", policy)

@@ -58,6 +58,7 @@ class Scenario:
     today: date = TODAY
     customer: dict[str, Any] = field(default_factory=dict)  # changes to the persona
     counsel: bool = True
+    first_contact: str | None = None  # the policy's, for this scenario
     persona: str | None = None  # another customer of the test company than the language's
 
 
@@ -80,9 +81,11 @@ def invoice(
 SCENARIOS = [
     Scenario(
         "first-contact-late",
-        "An overdue book on its first day: 45 days overdue, no message sent before",
+        "An overdue book on its first day: 45 days overdue, no message sent before (the "
+        "policy starts late invoices at its first reminder)",
         "gentle",
         lambda c, cur: [invoice(2101, c, cur, 45, "4200.00")],
+        first_contact="tier-1",
     ),
     Scenario(
         "several-stages",
@@ -239,14 +242,24 @@ def company(root: Path) -> Repository:
 def scenario_repo(base: Repository, scenario: Scenario, locale: str) -> tuple[Repository, str]:
     persona = base.customers[scenario.persona or PERSONA[locale]]
     currency = persona.currency or base.settings.defaults.currency
-    customer = replace(persona, policy=scenario.policy, **scenario.customer)
+    # A pause in the persona's file (Bryggeriet Fjord asked for one) is not part of a scenario.
+    customer = replace(persona, policy=scenario.policy, paused_until=None, **scenario.customer)
     invoices = {
         i.id: replace(i, law=_law(base, customer)) for i in scenario.invoices(customer.id, currency)
     }
     settings = base.settings if scenario.counsel else replace(base.settings, counsel=None)
-    return replace(
-        base, settings=settings, customers={customer.id: customer}, invoices=invoices
-    ), customer.id
+    policies = dict(base.policies)
+    if scenario.first_contact is not None:
+        policy = policies[scenario.policy]
+        policies[policy.id] = replace(policy, first_contact=scenario.first_contact)
+    changed = replace(
+        base,
+        settings=settings,
+        customers={customer.id: customer},
+        invoices=invoices,
+        policies=policies,
+    )
+    return changed, customer.id
 
 
 def _law(base: Repository, customer: Any) -> str | None:

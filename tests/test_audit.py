@@ -27,7 +27,9 @@ def test_show_renders_the_logged_message_byte_for_byte(tmp_path: Path) -> None:
             "INV-1042/weekly-statement/2026-11-23/email",
         )
         assert shown.code == 0, shown.err
-        raw = (repo / "outbox" / "2026-11-23" / "acme.weekly-statement.email.eml").read_bytes()
+        # INV-1042's reminder went out in the one message to Acme that day (its most
+        # advanced stage: the hold notice of INV-1008)
+        raw = (repo / "outbox" / "2026-11-23" / "acme.hold.email.eml").read_bytes()
         message = email.message_from_bytes(raw, policy=policy.default)
         body = message.get_body((eml_part,))
         assert body is not None

@@ -75,14 +75,14 @@ def test_a_day_in_the_life(tmp_path: Path) -> None:
             env=env,
         )
         assert first.code == 0, first.out + first.err
-        assert first.out.startswith("2026-11-23 sent 21 (email 13, letter 3, sms 2, task 3)")
+        assert first.out.startswith("2026-11-23 sent 10 (email 6, letter 1, sms 2, task 1)")
         mailed = len(smtp.received)
-        assert mailed == 16  # 13 e-mails to customers and 3 tasks for our people
+        assert mailed == 7  # 6 e-mails to customers (one per customer) and 1 task for our people
         assert len(twilio.requests) == 2
         assert not any("huaxin" in r.rcpt_tos[0] for r in smtp.received)
         check = tmp_path / "check"
         git(tmp_path, "clone", "-q", str(bare), str(check))
-        assert git(check, "log", "-1", "--format=%s").startswith("nudge: 2026-11-23 sent 21")
+        assert git(check, "log", "-1", "--format=%s").startswith("nudge: 2026-11-23 sent 10")
 
         # a second run the same day, from another checkout: nothing is sent twice
         again = nudge(

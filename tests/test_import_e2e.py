@@ -62,14 +62,16 @@ def statement() -> str:
 
 
 def tier_1(root: Path) -> list[dict[str, object]]:
-    """Thames Analytics' first reminders planned for the day."""
+    """Thames Analytics' message of the day, with `invoices` the ones at their first reminder
+    (a customer gets one message a day; each invoice's key names its own stage)."""
     done = nudge("plan", "--root", str(root), "--today", DAY, "--format", "json")
     assert done.code == 0, done.err
-    return [
-        d
-        for d in json.loads(done.out)["deliveries"]
-        if d["customer"] == "thames-analytics" and d["step"] == "tier-1"
-    ]
+    found = []
+    for d in json.loads(done.out)["deliveries"]:
+        first = [k.split("/")[0] for k in d["keys"] if "/tier-1/" in k]
+        if d["customer"] == "thames-analytics" and d["channel"] == "email" and first:
+            found.append({**d, "invoices": first})
+    return found
 
 
 def test_invoices_in_reminders_planned_statement_in_paid_ones_left_alone(tmp_path: Path) -> None:
@@ -114,6 +116,9 @@ def test_invoices_in_reminders_planned_statement_in_paid_ones_left_alone(tmp_pat
         .get_content()  # type: ignore[union-attr]
         for mail in outbox.rglob("*.eml")
     ]
-    (body,) = [b for b in bodies if "payment for invoice INV-1103" in b]
-    assert "INV-1103 (Analyst training, October 2026) for €1,800.00" in body
+    (body,) = [b for b in bodies if "INV-1103" in b]
+    assert (
+        "INV-1103 (Analyst training, October 2026): €1,800.00 open "
+        "(of €3,000.00; €1,200.00 paid, thank you)"
+    ) in body
     assert not any("INV-1101" in b or "INV-1102" in b for b in bodies)

@@ -301,7 +301,7 @@ def letter(
         customer,
         policy,
         invoices,
-        customer={"paused_until": None, **changes},
+        customer=changes,
         persona=customer,
     )
     base, root = company

@@ -74,7 +74,9 @@ def test_templates_tried_in_two_processes_find_what_one_finds(
     monkeypatch.setenv("NUDGE_CACHE_DIR", "off")
     root = copy_sample(tmp_path / "repo")
     danish = root / "templates" / "gentle-tier-1" / "da.email.j2"
-    danish.write_text(danish.read_text().replace("{% block text %}", "{% block text %}{{ 1 / 0 }}"))
+    danish.write_text(
+        danish.read_text().replace("{% block content %}", "{% block content %}{{ 1 / 0 }}")
+    )
     loaded = repository.load(root)
     monkeypatch.setattr(checks, "PARALLEL_CUSTOMERS", 2)
     monkeypatch.setenv("NUDGE_PROCESSES", "1")

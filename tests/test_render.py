@@ -53,9 +53,10 @@ MONTHS = {
         r"[0-9۰-۹]{1,2} (ژانویه|فوریه|مارس|آوریل|مه|ژوئن|ژوئیه|اوت|سپتامبر|اکتبر|"
         r"نوامبر|دسامبر)ٔ? [0-9۰-۹]{4}"
     ),
+    # en_US: November 9, 2026; en_IE and en_GB: 9 November 2026
     "en": re.compile(
-        r"(January|February|March|April|May|June|July|August|September|October|"
-        r"November|December) \d{1,2}, \d{4}"
+        r"(\d{1,2} )?(January|February|March|April|May|June|July|August|September|October|"
+        r"November|December) (\d{1,2}, )?\d{4}"
     ),
 }
 
@@ -79,10 +80,18 @@ def render(company: Company, template: str, locale: str, channel: str) -> tuple[
     if policy.id != customer.policy:
         customer = replace(customer, policy=policy.id)
         repo = replace(repo, customers={**repo.customers, customer.id: customer})
+    if channel == "task":  # a task is in the company's language: a company writing this one
+        defaults = replace(repo.settings.defaults, locale=locale)
+        repo = replace(repo, settings=replace(repo.settings, defaults=defaults))
     step = next(s for s in policy.steps if s.template == template and channel in s.channels)
+    if channel == "task":  # a task is in the company's language: a company writing in `locale`
+        defaults = replace(repo.settings.defaults, locale=locale)
+        repo = replace(repo, settings=replace(repo.settings, defaults=defaults))
     own = [i for i in repo.invoices_of(customer.id) if not i.void]
     sample = checks.sample_invoice(repo, customer, policy, step, own)
     ctx = checks.sample_context(repo, customer, step, channel, sample)
+    if channel == "task":  # a task is in the company's language: here, the template's
+        ctx = {**ctx, "locale": locale}
     message = renderer.render(f"{template}/{locale}.{channel}.j2", channel, ctx)
     return message.text, message.html
 

@@ -24,6 +24,7 @@ from stdnum import iso11649
 from runner import calendar, context
 from runner.compose import Outgoing
 from runner.schedule import Delivery
+from runner.templates import SMS_SPACES
 
 Rendered = list[tuple[Delivery, Outgoing]]
 CASES = [(locale, s) for locale in locales() for s in SCENARIOS]
@@ -56,11 +57,14 @@ def test_the_corpus_covers_every_language_and_is_current(tmp_path: Path) -> None
 @pytest.mark.parametrize(("locale", "scenario"), CASES, ids=[f"{loc}-{s.name}" for loc, s in CASES])
 def test_every_message_tells_the_truth(base, locale: str, scenario: Scenario) -> None:  # type: ignore[no-untyped-def]
     messages = rendered(base, scenario, locale)
-    assert messages or scenario.name == "none"
+    repo, _ = scenario_repo(base[0], scenario, locale)
+    # fee-only is about statutory charges: none are due where no late-payment law applies
+    # (a customer outside the EU/EEA whose contract names none, such as zh's in Shanghai)
+    no_law = not any(i.law for i in repo.invoices.values())
+    assert messages or (scenario.name == "fee-only" and no_law)
     # one message per customer, channel and day
     slots = Counter((d.customer, d.channel, d.date) for d, _ in messages)
-    assert max(slots.values()) == 1, slots
-    repo, _ = scenario_repo(base[0], scenario, locale)
+    assert not slots or max(slots.values()) == 1, slots
     for delivery, message in messages:
         text = as_text(delivery, message)
         assert not RAW.search(message.text), f"raw value in:\n{text}"
@@ -81,6 +85,8 @@ def test_every_message_tells_the_truth(base, locale: str, scenario: Scenario) ->
             shown = message.html or message.text
             for money in ctx["totals"] if delivery.channel != "sms" else ctx["listed_totals"]:
                 amount = _money(money, ctx["locale"])
+                if delivery.channel == "sms":  # as the SMS is sent: plain spaces keep it GSM-7
+                    amount = amount.translate(SMS_SPACES)
                 assert amount in shown or amount in message.text, f"{amount} not in {delivery.id}"
         # no claim of earlier reminders without them, and the dates when there were
         markers = _labels(base, locale, "previous_marker")

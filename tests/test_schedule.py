@@ -168,7 +168,9 @@ def test_a_missed_day_is_caught_up_not_lost() -> None:
 
 
 def test_after_long_outage_only_the_most_advanced_is_sent() -> None:
-    r = repo([policy(step("one", at=3), step("two", at=5), step("three", at=6))], [invoice()])
+    # a policy that sends a late invoice the stage it reached (test_first_day: the default)
+    steps = (step("one", at=3), step("two", at=5), step("three", at=6))
+    r = repo([policy(*steps, first_contact="three")], [invoice()])
     plan = run(r, day(7))
     assert due_steps(plan) == [("three", "email", ("INV-1",))]
     statuses = {d.step: d.status for d in plan.decisions}
@@ -176,10 +178,14 @@ def test_after_long_outage_only_the_most_advanced_is_sent() -> None:
 
 
 def test_too_old_to_send_is_missed() -> None:
-    r = repo([TWO_STEPS], [invoice()])
-    plan = run(r, day(9))  # 'one' was due 6 business days ago (window 3)
+    """Once the customer has heard from us (here a heads-up), a stage too old to send after
+    missed runs is missed, not sent late (a first contact is re-timed instead: test_first_day)."""
+    heads_up = policy(step("zero", at=-3), step("one", at=3), step("two", at=10))
+    r = repo([heads_up], [invoice()])
+    log = index(sent("INV-1/zero/2026-02-27/email", on=day(-3)))
+    plan = run(r, day(9), log)  # 'one' was due 6 business days ago (window 3)
     assert plan.deliveries == []
-    assert [d.status for d in plan.decisions] == ["missed"]
+    assert [d.status for d in plan.decisions if not d.logged] == ["missed"]
 
 
 def test_pending_without_outcome_blocks_resend() -> None:
@@ -368,7 +374,7 @@ def test_the_plan_does_not_depend_on_file_order() -> None:
 
 def test_after_a_pause_the_current_stage_is_sent_at_once() -> None:
     """A customer who asked for a pause hears the current stage the day it ends, not weeks on."""
-    r = repo([TWO_STEPS], [invoice(promise=Promise(day(9)))])
+    r = repo([replace(TWO_STEPS, first_contact="two")], [invoice(promise=Promise(day(9)))])
     assert run(r, day(9)).deliveries == []  # 'one' (day 3) fell during the promise
     plan = run(r, day(10))
     # 'two' is due today anyway; the day after, had there been no 'two', 'one' would go

@@ -92,9 +92,9 @@ def test_five_stage_never_paid_from_day_minus_5_to_140() -> None:
         ("2026-03-30", "delinquent", "email"),
         # Thursday 2 April (day 87) to Easter Monday 6 April are Danish holidays: day 87's call
         # moves to Tuesday 7 April, where the hold e-mail (day 91) supersedes day 87's statement
-        ("2026-04-07", "delinquent-call", "task"),
         # 4. hold: weekly e-mail (days 91-120), a call to the service manager on day 100
         ("2026-04-07", "hold", "email"),
+        ("2026-04-07", "delinquent-call", "task"),
         ("2026-04-13", "hold", "email"),
         ("2026-04-15", "call-service-manager", "task"),
         ("2026-04-20", "hold", "email"),

@@ -22,7 +22,10 @@ from builders import CUSTOMER, SETTINGS, customer, invoice, paid, policy, repo, 
 
 DUE = date(2026, 3, 2)  # a Monday
 EMPTY = index([])
-STATUTORY = replace(SETTINGS, reference_rate=Decimal("4.15"))
+# German late-payment law (runner/data/late_payment.yaml): the reference rate + 9 points, 40 EUR
+STATUTORY = replace(
+    SETTINGS, company=replace(SETTINGS.company, country="DE"), reference_rate=Decimal("4.15")
+)
 
 
 def day(n: int) -> date:
@@ -63,7 +66,8 @@ LETTERS = policy(
             True,
             [30, 60],
         ),
-        ("principal and interest paid: nothing more", "eu", "1052.32", True, [30]),
+        # 37 days at 13.15 % a year on 1,000.00 = 13.33, and the 40.00 compensation
+        ("principal and interest paid: nothing more", "eu", "1053.33", True, [30]),
         ("principal paid, fees not chased by the policy", "eu", "1000.00", False, [30]),
         ("no late fee at all: paid means settled", None, "1000.00", True, [30]),
     ],
@@ -75,7 +79,7 @@ def test_paid_is_the_ledgers_rule_in_replay_and_run(
 
     fee = LateFee(statutory=rule) if rule else None
     p = replace(LETTERS, late_fee=fee, chase_fees=chase)
-    inv = invoice(payments=(paid(day(37), payment),))
+    inv = invoice(payments=(paid(day(37), payment),), law="DE")
     r = repo([p], [inv], settings=STATUTORY)
     got = every_morning(r, day(20), day(70))
     assert [n for n, _, _ in sent_steps(got)] == expected, name
@@ -86,10 +90,11 @@ def test_paid_is_the_ledgers_rule_in_replay_and_run(
 
 def test_a_fee_only_balance_is_said_so_to_the_template() -> None:
     p = replace(LETTERS, late_fee=__import__("runner.model").model.LateFee(statutory="eu"))
-    inv = invoice(payments=(paid(day(37), "1000.00"),))
+    inv = invoice(payments=(paid(day(37), "1000.00"),), law="DE")
     r = repo([p], [inv], settings=STATUTORY)
     view = context.invoice_view(r, inv, day(60))
-    assert view.fees_only and view.balance == Decimal("52.32")
+    assert view.fees_only and view.balance == Decimal("53.33")
+    assert (view.interest, view.compensation) == (Decimal("13.33"), Decimal("40.00"))
     assert ledger.fees_only(inv, p, STATUTORY, day(60))
 
 

@@ -182,8 +182,8 @@ def test_remind_steps_send_commit_and_push(
     }
     ran = run_steps("remind.yml", work, runner_env, context, summary)
     assert ran == ["Install", "Sync with the remote branch", "Validate", "Send reminders"]
-    assert "### Nudge: 2026-11-23 sent 23" in summary.read_text()
-    assert git(bare, "log", "-1", "--format=%s", "main").startswith("nudge: 2026-11-23 sent 23")
+    assert "### Nudge: 2026-11-23 sent 11" in summary.read_text()
+    assert git(bare, "log", "-1", "--format=%s", "main").startswith("nudge: 2026-11-23 sent 11")
     # the next scheduled run, on a checkout that is now behind: it syncs and sends nothing
     stale = tmp_path / "stale"
     git(tmp_path, "clone", "-q", str(bare), str(stale))
@@ -214,9 +214,11 @@ def test_check_steps_show_what_a_policy_change_would_send(
     text = summary.read_text()
     assert text.startswith(f"**Compared with {base}:")
     assert "| - | 2026-11-23 | huaxin-trading | tier-1 |" in text  # paused: removed
-    assert "| ~ | 2026-11-23 | parsian-design | tier-1 |" in text  # finance now in copy
+    # finance now in copy of a first reminder (Wisła's of 4 December; Parsian's first reminder
+    # of today rides in its more advanced tier-3 message, whose recipients are tier-3's)
+    assert "| ~ | 2026-12-04 | wisla-logistyka | tier-1 |" in text
     assert (
-        "- `parsian-design/tier-1/2026-11-23/email`: cc:  -> ali.hosseini@parsian-design.example"
+        "- `wisla-logistyka/tier-1/2026-12-04/email`: cc:  -> p.wisniewski@wisla-logistyka.example"
     ) in text
     assert (work / "plan" / "plan.json").is_file()
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from runner import git, workspace, yamlload
 from runner.model import Repository
+from runner.sendlog import Key
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,13 @@ def _imported(entry: dict[str, Any], change: dict[str, Any]) -> str:
 # -- the send log ------------------------------------------------------------------------------
 
 
+def _parsed(text: str) -> Key | None:
+    try:
+        return Key.parse(text)
+    except ValueError:
+        return None
+
+
 def _log_events(root: Path, invoice_ids: set[str], customer_id: str) -> list[Event]:
     from runner.feedback import report as came_back
     from runner.sendlog import FEEDBACK_STATUSES, read
@@ -254,14 +262,16 @@ def _log_events(root: Path, invoice_ids: set[str], customer_id: str) -> list[Eve
     for entry in entries:
         if entry.status == "pending" and entry.delivery in decided:
             continue  # its outcome tells the story
-        mentioned = set(entry.get("invoices", ())) | {
-            k.split("/")[0].split("#")[0] for k in entry.keys
-        }
+        keys = [key for key in (_parsed(k) for k in entry.keys) if key is not None]
+        mentioned = set(entry.get("invoices", ())) | {key.invoice for key in keys}
         if not mentioned & invoice_ids:
             continue
         status = entry.status
         when = str(entry.get("at") or entry.get("date") or "")
-        what = f"{entry.get('step', '')} {entry.get('channel', '')}".strip()
+        # a message about several invoices names each one's own stage by its key
+        own = list(dict.fromkeys(key.step for key in keys if key.invoice in invoice_ids))
+        step = own[0] if len(own) == 1 else entry.get("step", "")
+        what = f"{step} {entry.get('channel', '')}".strip()
         if status in ("sent", "failed", "unknown", "pending", "cancelled"):
             to = ", ".join(entry.get("to", ()))
             what = f"{what} to {to}" if to else what
@@ -271,7 +281,8 @@ def _log_events(root: Path, invoice_ids: set[str], customer_id: str) -> list[Eve
             by = entry.get("by") or "someone"
             what = f"{entry.get('channel', 'note')} by {by}: {entry.get('text')}"
         elif status in ("superseded", "missed"):
-            what = f"{what} ({entry.keys[0].split('/')[2]}): {entry.get('reason', status)}"
+            day = keys[0].day.isoformat() if keys else ""
+            what = f"{what} ({day}): {entry.get('reason', status)}"
         elif status == "resolved":
             what = f"outcome decided by a person: {'sent' if entry.get('sent') else 'not sent'}"
         elif status in FEEDBACK_STATUSES:

@@ -79,6 +79,27 @@ def check_case(repo: Repository, path: Path, rel: str) -> list[Problem]:
         return [Problem(rel, 1, 1, "a test case needs 'policy', 'invoice', 'run' and 'expect'")]
     if data["policy"] not in repo.policies:
         return [source.problem(("policy",), f"policy '{data['policy']}' does not exist")]
+    problems, got = sent_in_case(repo, doc)
+    if problems:
+        return problems
+    want = [
+        (str(e["date"]), str(e["step"]), str(e.get("channel", "email")))
+        for e in data["expect"] or []
+    ]
+    if got == want:
+        return []
+    return [source.problem(("expect",), _difference(want, got))]
+
+
+Sent = list[tuple[str, str, str]]  # (date, step, channel) of each message
+
+
+def sent_in_case(repo: Repository, doc: yamlload.Document) -> tuple[list[Problem], Sent]:
+    """What the case's policy sends its invoice on its days, or the problems of its invoice
+    (at the case file's own lines)."""
+    from runner import repository
+
+    data = doc.data
     customer = repo.customers.get(str(data.get("customer", ""))) or replace(
         SYNTHETIC, policy=data["policy"], timezone=repo.settings.defaults.timezone
     )
@@ -88,27 +109,20 @@ def check_case(repo: Repository, path: Path, rel: str) -> list[Problem]:
         "policy": data["policy"],
         **data["invoice"],
     }
-    reader = repository._Reader(path.parent, {})
+    reader = repository._Reader(Path(doc.path).parent, {})
     checked = list(reader.checked(repository.Source(doc, ("invoice",)), invoice_data, "invoice"))
     if not checked:
-        return reader.problems
+        return reader.problems, []
     invoice = reader.guarded(
         lambda: reader.invoice(checked[0][0], invoice_data, repo.settings, {customer.id: customer})
     )
     if invoice is None:
-        return reader.problems
+        return reader.problems, []
     trial = replace(
         repo, customers={**repo.customers, customer.id: customer}, invoices={invoice.id: invoice}
     )
     replayed = simulate.replay(trial, simulate.mornings(trial, _days(data["run"])))
-    got = [(d.date.isoformat(), d.step, d.channel) for d in replayed.deliveries]
-    want = [
-        (str(e["date"]), str(e["step"]), str(e.get("channel", "email")))
-        for e in data["expect"] or []
-    ]
-    if got == want:
-        return []
-    return [source.problem(("expect",), _difference(want, got))]
+    return [], [(d.date.isoformat(), d.step, d.channel) for d in replayed.deliveries]
 
 
 def _days(spec: Any) -> list[date]:
