@@ -16,7 +16,7 @@ from jinja2 import FileSystemLoader
 from runner import context, ledger, parallel, sms
 from runner.errors import Problem
 from runner.model import Customer, Invoice, Policy, Repository, Step, locale_chain
-from runner.repository import Loaded
+from runner.repository import Loaded, Source
 from runner.schedule import message_locale, recipients
 from runner.templates import Renderer, RenderError
 
@@ -206,6 +206,25 @@ def _customer_against_policy(
                     f"policy '{policy.id}' step '{step.id}' sends a letter, but customer "
                     f"{customer.id} has no 'address'",
                 )
+    if customer.address and any("letter" in step.channels for step in policy.steps):
+        yield from _window_lines(customer_src, customer)
+
+
+def _window_lines(source: Source, customer: Customer) -> Iterator[Problem]:
+    """A letter's address shows in an envelope's window: 6 lines in a DIN 5008 window (A4),
+    5 in a US #10 window (US Letter), the customer's name included. The letter layout sets
+    up to 9 (7 in the US) in smaller type; lines beyond those fall outside the window."""
+    window, most, fits = ("US #10", 5, 7) if customer.country == "US" else ("DIN 5008", 6, 9)
+    lines = 1 + len(customer.address)
+    if lines > most:
+        hidden = f", and the envelope hides the lines after the {fits}th" if lines > fits else ""
+        yield source.problem(
+            ("address",),
+            f"the address has {lines} lines with the name, more than the {most} a {window} "
+            f"envelope window shows: letters print it in smaller type{hidden}; shorten it to "
+            f"{most} lines",
+            severity="warning",
+        )
 
 
 def _article(need: str) -> str:

@@ -59,6 +59,7 @@ class Scenario:
     customer: dict[str, Any] = field(default_factory=dict)  # changes to the persona
     counsel: bool = True
     first_contact: str | None = None  # the policy's, for this scenario
+    persona: str | None = None  # another customer of the test company than the language's
 
 
 def invoice(
@@ -239,7 +240,7 @@ def company(root: Path) -> Repository:
 
 
 def scenario_repo(base: Repository, scenario: Scenario, locale: str) -> tuple[Repository, str]:
-    persona = base.customers[PERSONA[locale]]
+    persona = base.customers[scenario.persona or PERSONA[locale]]
     currency = persona.currency or base.settings.defaults.currency
     # A pause in the persona's file (Bryggeriet Fjord asked for one) is not part of a scenario.
     customer = replace(persona, policy=scenario.policy, paused_until=None, **scenario.customer)

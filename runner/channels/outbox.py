@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
 from runner.channels import Outcome
 from runner.compose import MESSAGE_POLICY, Outgoing, email_message
 from runner.model import Repository
+from runner.pdf import available, render
 
 
 def outbox_name(message: Outgoing, suffix: str) -> str:
@@ -16,12 +18,16 @@ def outbox_name(message: Outgoing, suffix: str) -> str:
 
 
 class Outbox:
-    """Writes .eml for e-mail and tasks, .txt for SMS, .html for letters, under outbox/DATE/."""
+    """Writes .eml for e-mail and tasks, .txt for SMS under outbox/DATE/, and letters under
+    outbox/letters/DATE/ as .html and, where WeasyPrint can run, .pdf beside it (the outcome
+    names the PDF: that is what goes in the envelope)."""
 
     def __init__(self, name: str, repo: Repository, folder: Path) -> None:
         self.name = name
         self.repo = repo
         self.folder = folder
+        self.notes: set[str] = set()  # said once after the run: why letters have no PDF
+        self._printing = asyncio.Lock()  # one PDF at a time, off the event loop
 
     async def open(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -35,8 +41,21 @@ class Outbox:
             header = f"To: {', '.join(message.delivery.to)}\n\n"
             path.write_text(header + message.text, encoding="utf-8")
         else:
-            path.write_text(message.html or message.text, encoding="utf-8")
+            path = await self._letter(path, message.html or message.text)
         return Outcome("sent", provider_id=f"outbox:{path.relative_to(self.folder).as_posix()}")
+
+    async def _letter(self, path: Path, page: str) -> Path:
+        """The letter's HTML, and its PDF when WeasyPrint can run here: the file to print."""
+        path.write_text(page, encoding="utf-8")
+        missing = available()  # the first call loads WeasyPrint, here rather than in a thread
+        if missing:
+            self.notes.add(f"Letters written as HTML only: {missing}")
+            return path
+        async with self._printing:
+            printed = await asyncio.to_thread(render, page)
+        pdf = path.with_suffix(".pdf")
+        pdf.write_bytes(printed.data)
+        return pdf
 
     def path_for(self, message: Outgoing) -> Path:
         suffix = {"email": ".eml", "task": ".eml", "sms": ".txt", "letter": ".html"}[

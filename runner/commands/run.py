@@ -147,12 +147,18 @@ def outcome_word(job: Job) -> str:
 
 class Summary:
     def __init__(
-        self, jobs: list[Job], today_plan: Plan, log: LogIndex, claimed_elsewhere: int = 0
+        self,
+        jobs: list[Job],
+        today_plan: Plan,
+        log: LogIndex,
+        claimed_elsewhere: int = 0,
+        notes: list[str] | None = None,
     ) -> None:
         self.jobs = jobs
         self.plan = today_plan
         self.log = log
         self.claimed_elsewhere = claimed_elsewhere
+        self.notes = notes or []  # what a channel could not do as usual (letters without PDF)
         self.written: list[dict[str, Any]] = []
         self.by_status: Counter[str] = Counter()
         self.sent_by_channel: Counter[str] = Counter()
@@ -200,6 +206,7 @@ class Summary:
             )
         if self.claimed_elsewhere:
             out.append(f"Already sent by another run: {self.claimed_elsewhere} (not sent again)")
+        out += self.notes
         if self.log.unknown:
             out.append(
                 f"Needs a person: {len(self.log.unknown)} earlier message(s) with unknown "
@@ -257,7 +264,8 @@ def _send(
         taken = _claim(publisher, writer, jobs, today_plan)
     sending = [job for job in jobs if job not in taken]
     asyncio.run(batch.send_all(sending))
-    summary = Summary(sending, today_plan, log, claimed_elsewhere=len(taken))
+    notes = sorted({note for sender in channels.values() for note in getattr(sender, "notes", ())})
+    summary = Summary(sending, today_plan, log, claimed_elsewhere=len(taken), notes=notes)
     summary.written = writer.written
     print("\n".join(summary.lines()))
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")

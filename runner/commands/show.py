@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -18,9 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--part",
-        choices=("text", "html", "subject", "eml"),
+        choices=("text", "html", "subject", "eml", "pdf"),
         default="text",
-        help="which part to print (default: the text)",
+        help="which part to print (default: the text; pdf: a letter as printed, to redirect "
+        "to a file)",
     )
 
 
@@ -86,6 +88,23 @@ def run(args: argparse.Namespace) -> int:
             print(message.html or "", end="")
         elif args.part == "eml":
             print(email_message(repo, message).as_string(), end="")
+        elif args.part == "pdf":
+            _write_pdf(message.html or message.text, delivery.channel)
         else:
             print(message.text, end="")
     return 0
+
+
+def _write_pdf(page: str, channel: str) -> None:
+    """A letter's PDF on stdout, the same bytes the run wrote to the outbox."""
+    from runner import pdf
+
+    if channel != "letter":
+        raise NudgeError(f"only a letter has a PDF; this is {channel}: try --part html")
+    if sys.stdout.isatty():
+        raise NudgeError("--part pdf writes a PDF: redirect it to a file (> letter.pdf)")
+    missing = pdf.available()
+    if missing:
+        raise NudgeError(f"no PDF here: {missing}")
+    sys.stdout.flush()
+    sys.stdout.buffer.write(pdf.render(page).data)
