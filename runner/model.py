@@ -197,7 +197,12 @@ class PaymentInfo:
         return next(iter(by_locale.values()), "")
 
     def link_for(self, invoice: str, customer: str) -> str:
-        return self.link.replace("{invoice}", invoice).replace("{customer}", customer)
+        """The payment link, with the ids percent-encoded (FV/2026/11/201 stays one segment)."""
+        from urllib.parse import quote
+
+        return self.link.replace("{invoice}", quote(invoice, safe="")).replace(
+            "{customer}", quote(customer, safe="")
+        )
 
 
 @dataclass(frozen=True)
@@ -213,12 +218,13 @@ class EmailSettings:
     host: str
     port: int = 587
     security: str = "starttls"
-    username_env: str | None = None
-    password_env: str | None = None
+    username_env: str = "SMTP_USERNAME"
+    password_env: str = "SMTP_PASSWORD"
     sender: str | None = None
     timeout: float = 30.0
     max_connections: int = 8
     bcc: str | None = None
+    auth: str = "login"  # or "none": a relay that takes mail without a login
 
 
 @dataclass(frozen=True)
@@ -243,6 +249,7 @@ class Settings:
     git_author_email: str = "nudge-bot@users.noreply.invalid"
     reference_rate: Decimal | None = None
     compensation: Decimal = Decimal(40)
+    deadline_minutes: float = 20.0  # run.deadline_minutes
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from runner import parallel, schema, snapshot, yamlload
+from runner import parallel, paths, schema, snapshot, yamlload
 from runner.errors import Problem, Severity
 from runner.model import (
     WEEKDAYS,
@@ -62,6 +62,12 @@ class Loaded:
     problems: list[Problem] = field(default_factory=list)  # the files' own, then references
     sources: dict[tuple[str, str], Source] = field(default_factory=dict)
     rejected: dict[str, set[str]] = field(default_factory=dict)  # kind -> ids of files in error
+    # What rendering every template found (runner.checks.templates), once computed: kept in the
+    # snapshot with the rest, so a command after `validate` does not render them again.
+    template_problems: list[Problem] | None = None
+    # How this load is keyed in the snapshot (not part of what it says about the files).
+    fingerprint: snapshot.Fingerprint | None = field(default=None, compare=False, repr=False)
+    started_ns: int = field(default=0, compare=False, repr=False)
 
     def was_rejected(self, kind: str, name: str) -> bool:
         """Whether `name` is the id of a file that had errors (so a reference is not 'unknown')."""
@@ -78,15 +84,40 @@ class _Invalid(Exception):
     """Raised inside a parser once the problem has been recorded: the entity is skipped."""
 
 
-def data_files(root: Path, folder: str) -> list[str]:
+def data_files(root: Path, folder: str, outside: list[str] | None = None) -> list[str]:
     """The YAML files under root/folder, as path strings (100k Paths cost a second), in the
-    order of their path components."""
-    names: list[str] = []
-    for top, dirs, files in os.walk(os.path.join(root, folder)):
-        names += [os.path.join(top, f) for f in files if f.endswith((".yaml", ".yml"))]
-        if folder == "policies":
-            dirs.clear()  # policies/tests/ holds test cases
+    order of their path components. Symbolic links leaving the repository are not read: they go
+    to `outside`; linked folders are not entered."""
+    deep = folder != "policies"  # policies/tests/ holds test cases, not policies
+    names = _walk(root, os.path.join(root, folder), (".yaml", ".yml"), outside, deep)
     return sorted(names, key=_by_components)
+
+
+def template_files(root: Path, outside: list[str] | None = None) -> list[str]:
+    return sorted(_walk(root, str(root / "templates"), (".j2",), outside, True))
+
+
+def _walk(
+    root: Path, top: str, suffixes: tuple[str, ...], outside: list[str] | None, deep: bool
+) -> list[str]:
+    found: list[str] = []
+    try:
+        entries = list(os.scandir(top))
+    except OSError:
+        return found
+    for entry in entries:
+        if entry.is_symlink():  # from the directory listing itself: no extra system call
+            if not paths.is_inside(root, entry.path):
+                if outside is not None:
+                    outside.append(entry.path)
+            elif entry.name.endswith(suffixes) and entry.is_file():
+                found.append(entry.path)
+        elif entry.is_dir():
+            if deep:
+                found += _walk(root, entry.path, suffixes, outside, deep)
+        elif entry.name.endswith(suffixes):
+            found.append(entry.path)
+    return found
 
 
 def _by_components(name: str) -> str:
@@ -94,21 +125,18 @@ def _by_components(name: str) -> str:
     return name.replace(os.sep, "\0")
 
 
-def template_files(root: Path) -> list[str]:
-    found: list[str] = []
-    for top, _, files in os.walk(root / "templates"):
-        found += [os.path.join(top, f) for f in files if f.endswith(".j2")]
-    return sorted(found)
-
-
 def load(root: Path) -> Loaded:
     """Every data file read and checked (or the snapshot of the last load, if none changed)."""
     with no_gc():
-        listing = {folder: data_files(root, folder) for folder in DATA_FOLDERS}
-        templates = template_files(root)
-        read = [os.path.join(root, "settings.yaml")]
+        outside: list[str] = []
+        listing = {folder: data_files(root, folder, outside) for folder in DATA_FOLDERS}
+        templates = template_files(root, outside)
+        settings = os.path.join(root, "settings.yaml")
+        if os.path.islink(settings) and not paths.is_inside(root, settings):
+            outside.append(settings)
+        read = [settings]
         read += [name for folder in DATA_FOLDERS for name in listing[folder]]
-        fingerprint = snapshot.Fingerprint(root, read + templates)
+        fingerprint = snapshot.Fingerprint(root, read + templates + outside)
         loaded = snapshot.load(root, fingerprint)
         if loaded is None:
             started = time.time_ns()
@@ -117,8 +145,12 @@ def load(root: Path) -> Loaded:
             loaded = _load(root, listing, names)
             from runner.checks import cross_references  # it imports this module
 
+            for link in outside:
+                loaded.problems.append(Problem(paths.relative(root, link), 1, 1, paths.OUTSIDE))
             loaded.problems.extend(cross_references(loaded))
+            loaded.started_ns = started
             snapshot.save(root, fingerprint, loaded, started)
+        loaded.fingerprint = fingerprint
         return loaded
 
 
@@ -315,6 +347,9 @@ class _Reader:
         placeholder = Settings(
             Company("(settings.yaml missing)", "nobody@invalid"), FALLBACK_DEFAULTS
         )
+        if os.path.islink(path) and not paths.is_inside(self.root, path):
+            self.rejected["settings"] = {"settings"}  # load() names the link
+            return placeholder
         if not os.path.exists(path):
             self.problems.append(
                 Problem(
@@ -375,12 +410,13 @@ class _Reader:
                 host=email["host"],
                 port=email.get("port", 587),
                 security=email.get("security", "starttls"),
-                username_env=email.get("username_env"),
-                password_env=email.get("password_env"),
+                username_env=email.get("username_env", "SMTP_USERNAME"),
+                password_env=email.get("password_env", "SMTP_PASSWORD"),
                 sender=email.get("from"),
                 timeout=float(email.get("timeout", 30)),
                 max_connections=email.get("max_connections", 8),
                 bcc=email.get("bcc"),
+                auth=email.get("auth", "login"),
             )
             if email
             else None,
@@ -401,6 +437,7 @@ class _Reader:
             if "reference_rate" in interest
             else None,
             compensation=Decimal(str(interest.get("compensation", 40))),
+            deadline_minutes=float(d.get("run", {}).get("deadline_minutes", 20)),
         )
 
     def policy(self, source: Source, d: dict[str, Any]) -> Policy:

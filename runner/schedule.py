@@ -245,6 +245,7 @@ def _status(
             "unknown": f"outcome unknown{when} (the run stopped mid-send): a person must check "
             "and resolve it before it is sent again",
             "failed": f"failed{when}: {state.entry.get('reason', 'see the log')}",
+            "claimed": f"being sent by run {state.entry.get('run', '?')}, which claimed it",
             "superseded": f"superseded{when}",
             "missed": f"missed{when}",
         }
@@ -267,7 +268,7 @@ def _resolve_candidates(
     """Of the occurrences not yet sent, per channel: the most advanced recent one is due."""
     progressed: dict[str, tuple[int, date]] = {}
     for d in decisions:
-        if d.status in ("sent", "unknown", "failed"):
+        if d.status in ("sent", "unknown", "failed", "claimed"):
             mark = (d.step_index, d.occurrence)
             progressed[d.channel] = max(progressed.get(d.channel, mark), mark)
     candidates = [d for d in decisions if d.status == "candidate"]

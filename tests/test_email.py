@@ -167,8 +167,10 @@ def test_log_has_pending_then_sent_for_every_email(good: Ran) -> None:
     deliveries = mailed(good.extra["entries"])
     assert len(deliveries) == 18
     for es in deliveries.values():
-        assert [e["status"] for e in es] == ["pending", "sent"], es
-        assert es[1]["attempts"] == 1 and es[1]["provider_id"]
+        assert [e["status"] for e in es] == ["pending", "handover", "sent"], es
+        assert es[2]["attempts"] == 1 and es[2]["provider_id"]
+        assert es[1]["message_id"] == es[2]["message_id"]
+        assert MESSAGE_ID.match(es[1]["message_id"])
     assert "sent 23 (email 15, letter 3, sms 2, task 3)" in good.result.out.splitlines()[0]
 
 
@@ -354,7 +356,7 @@ def test_connection_dropped_after_data_is_unknown_and_never_resent(
     # the second run the same day: nothing goes out, the unknown one is pointed out
     assert len(smtp.received) == 17
     assert " sent 0" in second.out.splitlines()[0], second.out
-    assert "Needs a person: 1 earlier message(s) with unknown outcome" in second.out
+    assert "Needs a person: 1 earlier message with unknown outcome" in second.out
     assert_no_secrets(ran.root, first.out, first.err, second.out, second.err)
 
 

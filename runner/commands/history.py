@@ -10,6 +10,7 @@ from typing import Any
 
 from runner import git, workspace, yamlload
 from runner.model import Repository
+from runner.sendlog import Key
 
 
 @dataclass(frozen=True)
@@ -183,29 +184,66 @@ def _log_events(root: Path, invoice_ids: set[str], customer_id: str) -> list[Eve
 
     events = []
     entries = read(root).entries
-    decided = {e.delivery for e in entries if e.status != "pending"}
+    by_delivery: dict[str, set[str]] = {}
+    for e in entries:
+        by_delivery.setdefault(e.delivery, set()).add(e.status)
     for entry in entries:
-        if entry.status == "pending" and entry.delivery in decided:
-            continue  # its outcome tells the story
-        mentioned = set(entry.get("invoices", ())) | {
-            k.split("/")[0].split("#")[0] for k in entry.keys
-        }
+        status = entry.status
+        if _told_by_others(status, by_delivery[entry.delivery]):
+            continue
+        mentioned = set(entry.get("invoices", ())) | {_invoice_of(k) for k in entry.keys}
         if not mentioned & invoice_ids:
             continue
-        status = entry.status
         when = str(entry.get("at") or entry.get("date") or "")
         what = f"{entry.get('step', '')} {entry.get('channel', '')}".strip()
-        if status in ("sent", "failed", "unknown", "pending", "cancelled"):
+        if status in ("sent", "failed", "unknown", "pending", "handover", "cancelled"):
             to = ", ".join(entry.get("to", ()))
             what = f"{what} to {to}" if to else what
+            what += {
+                "pending": ": claimed, never handed over (due again once its run is over)",
+                "handover": ": handed over, no answer (outcome unknown)",
+            }.get(status, "")
             if entry.get("reason"):
                 what += f": {entry.get('reason')}"
         elif status == "note":
             by = entry.get("by") or "someone"
             what = f"{entry.get('channel', 'note')} by {by}: {entry.get('text')}"
         elif status in ("superseded", "missed"):
-            what = f"{what} ({entry.keys[0].split('/')[2]}): {entry.get('reason', status)}"
+            what = f"{what} ({_day_of(entry.keys[0])}): {entry.get('reason', status)}"
         elif status == "resolved":
             what = f"outcome decided by a person: {'sent' if entry.get('sent') else 'not sent'}"
+        elif status == "reconciled":
+            verdict = "sent" if entry.get("sent") else "not sent"
+            what = (
+                f"outcome settled from the provider's records: {verdict} ({entry.get('evidence')})"
+            )
         events.append(Event(when, status, what, commit=str(entry.get("commit") or "")))
     return events
+
+
+def _told_by_others(status: str, statuses: set[str]) -> bool:
+    """Whether another entry of the same delivery tells its story: a claim or hand-over is told
+    by its outcome; a superseded or missed record another run had made first is cancelled, and
+    neither it nor its cancellation is news."""
+    decided = statuses - {"pending", "handover"}
+    if status == "pending":
+        return bool(decided or "handover" in statuses)
+    if status == "handover":
+        return bool(decided)
+    skipped = statuses & {"superseded", "missed"}
+    return bool(skipped) and "cancelled" in statuses and status in (*skipped, "cancelled")
+
+
+def _invoice_of(key: str) -> str:
+    """The invoice a key names (its id may hold slashes: FV/2026/11/201/step/date/channel)."""
+    try:
+        return Key.parse(key).invoice
+    except ValueError:
+        return ""
+
+
+def _day_of(key: str) -> str:
+    try:
+        return Key.parse(key).day.isoformat()
+    except ValueError:
+        return "?"
