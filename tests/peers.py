@@ -331,6 +331,47 @@ class SmtpPeer:
         return b"".join(data for _, tls, data in self.wire if not tls)
 
 
+class SilentPeer:
+    """A TCP server on 127.0.0.1 that takes every connection and never says a word (an SMTP
+    server that hangs before its greeting, an API behind a stuck proxy)."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(128)
+        self.port = int(self.listener.getsockname()[1])
+        self.accepted: list[Any] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.accepted.append(connection)
+
+    def __enter__(self) -> SilentPeer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.listener.close()
+        for connection in self.accepted:
+            connection.close()
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: connections are refused at once."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 # -- Twilio -------------------------------------------------------------------------------------
 
 

@@ -144,6 +144,24 @@ def bad_credentials(folder: Path, certs: Certs) -> Ran:
         return Ran(root, [result], smtp, twilio)
 
 
+@scenario
+def relay(folder: Path, certs: Certs) -> Ran:
+    """A local relay that takes mail without a login (auth: none, security: none): first with
+    --transport auto, then --transport live. No SMTP credentials in the environment."""
+    root = copy_sample(folder)
+    with SmtpPeer(None, require_auth=False) as smtp:
+        configure(
+            root,
+            email={"host": "127.0.0.1", "port": smtp.port, "security": "none", "auth": "none"},
+            sms=None,
+        )
+        env = {**live_env(), "SMTP_USERNAME": "", "SMTP_PASSWORD": ""}
+        auto = nudge("run", "--today", TODAY, "--root", str(root), env=env, timeout=90)
+        by_auto = len(smtp.received)
+        live = run_live(root, env, "2026-11-24")
+    return Ran(root, [auto, live], smtp, extra={"by_auto": by_auto})
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future[Ran]]]:
     certs = make_certs(tmp_path_factory.mktemp("certs"))
@@ -430,3 +448,35 @@ def test_rejected_credentials_leak_no_secret(runs: dict[str, Future[Ran]]) -> No
         result.err,
         secrets=(WRONG_PASSWORD, WRONG_TOKEN, SMTP_PASSWORD, TWILIO_TOKEN),
     )
+
+
+# -- a relay without login ------------------------------------------------------------------------
+
+
+def test_auto_writes_to_the_outbox_for_a_relay_without_login_and_says_so(
+    runs: dict[str, Future[Ran]],
+) -> None:
+    ran = runs["relay"].result()
+    auto = ran.results[0]
+    assert auto.code == 0, auto.out + auto.err
+    assert ran.extra["by_auto"] == 0
+    assert (
+        "note: e-mail: the relay 127.0.0.1:" in auto.err
+        and "takes mail without a login (auth: none), so --transport auto writes e-mail to the "
+        "outbox; --transport live sends through it"
+        in auto.err
+    ), auto.err
+    assert list((ran.root / "outbox" / TODAY).glob("*.eml"))
+
+
+def test_live_sends_through_a_relay_without_login(runs: dict[str, Future[Ran]]) -> None:
+    ran = runs["relay"].result()
+    live = ran.results[1]
+    assert live.code == 0, live.out + live.err
+    assert ran.smtp is not None
+    assert ran.smtp.received and ran.smtp.auth == []  # never asked to log in, never did
+    assert b"AUTH" not in ran.smtp.plain_bytes()
+    mailed_now = [
+        es for es in mailed(log_entries(ran.root)).values() if es[0]["date"] == "2026-11-24"
+    ]
+    assert mailed_now and all(outcome(es)["status"] == "sent" for es in mailed_now)

@@ -192,9 +192,13 @@ class Summary:
 
     def stops(self) -> list[str]:
         """Why the run stopped handing messages over, one sentence each."""
-        left = self.by_status["deferred"]
+        left = Counter(
+            job.outcome.reason
+            for job in self.jobs
+            if job.outcome and job.outcome.status == "deferred"
+        )
         return [
-            f"{reason}: {counted(left, 'message')} not handed over, due again on the next run"
+            f"{reason}: {counted(left[reason], 'message')} not handed over, due again"
             for reason in self.stopped
         ]
 
