@@ -14,6 +14,7 @@ OUTSIDE = (
     "a symbolic link to something outside the repository: Nudge reads only files inside it "
     "(copy the file in instead)"
 )
+NOWHERE = "a symbolic link that leads nowhere (its target is gone, or it points to itself)"
 
 
 def is_inside(root: str | Path, path: str | Path) -> bool:

@@ -84,21 +84,24 @@ class _Invalid(Exception):
     """Raised inside a parser once the problem has been recorded: the entity is skipped."""
 
 
-def data_files(root: Path, folder: str, outside: list[str] | None = None) -> list[str]:
+Refused = list[tuple[str, str]]  # (path, why it is not read)
+
+
+def data_files(root: Path, folder: str, refused: Refused | None = None) -> list[str]:
     """The YAML files under root/folder, as path strings (100k Paths cost a second), in the
-    order of their path components. Symbolic links leaving the repository are not read: they go
-    to `outside`; linked folders are not entered."""
+    order of their path components. Symbolic links that leave the repository or lead nowhere
+    are not read: they go to `refused`; linked folders are not entered."""
     deep = folder != "policies"  # policies/tests/ holds test cases, not policies
-    names = _walk(root, os.path.join(root, folder), (".yaml", ".yml"), outside, deep)
+    names = _walk(root, os.path.join(root, folder), (".yaml", ".yml"), refused, deep)
     return sorted(names, key=_by_components)
 
 
-def template_files(root: Path, outside: list[str] | None = None) -> list[str]:
-    return sorted(_walk(root, str(root / "templates"), (".j2",), outside, True))
+def template_files(root: Path, refused: Refused | None = None) -> list[str]:
+    return sorted(_walk(root, str(root / "templates"), (".j2",), refused, True))
 
 
 def _walk(
-    root: Path, top: str, suffixes: tuple[str, ...], outside: list[str] | None, deep: bool
+    root: Path, top: str, suffixes: tuple[str, ...], refused: Refused | None, deep: bool
 ) -> list[str]:
     found: list[str] = []
     try:
@@ -107,17 +110,32 @@ def _walk(
         return found
     for entry in entries:
         if entry.is_symlink():  # from the directory listing itself: no extra system call
-            if not paths.is_inside(root, entry.path):
-                if outside is not None:
-                    outside.append(entry.path)
-            elif entry.name.endswith(suffixes) and entry.is_file():
-                found.append(entry.path)
+            why = _link_refused(root, entry, suffixes)
+            if why is None:
+                if entry.name.endswith(suffixes) and entry.is_file():
+                    found.append(entry.path)
+            elif refused is not None:
+                refused.append((entry.path, why))
         elif entry.is_dir():
             if deep:
-                found += _walk(root, entry.path, suffixes, outside, deep)
+                found += _walk(root, entry.path, suffixes, refused, deep)
         elif entry.name.endswith(suffixes):
             found.append(entry.path)
     return found
+
+
+def _link_refused(root: Path, entry: os.DirEntry[str], suffixes: tuple[str, ...]) -> str | None:
+    """Why a symbolic link among the data files or templates is not read, or None."""
+    try:
+        folder = entry.is_dir()
+        target = entry.is_file() or folder
+    except OSError:  # a loop
+        target = folder = False
+    if not (folder or entry.name.endswith(suffixes)):
+        return None  # not ours to read (a PDF beside the invoices, say)
+    if not target:
+        return paths.NOWHERE
+    return None if paths.is_inside(root, entry.path) else paths.OUTSIDE
 
 
 def _by_components(name: str) -> str:
@@ -128,15 +146,15 @@ def _by_components(name: str) -> str:
 def load(root: Path) -> Loaded:
     """Every data file read and checked (or the snapshot of the last load, if none changed)."""
     with no_gc():
-        outside: list[str] = []
-        listing = {folder: data_files(root, folder, outside) for folder in DATA_FOLDERS}
-        templates = template_files(root, outside)
+        refused: Refused = []
+        listing = {folder: data_files(root, folder, refused) for folder in DATA_FOLDERS}
+        templates = template_files(root, refused)
         settings = os.path.join(root, "settings.yaml")
         if os.path.islink(settings) and not paths.is_inside(root, settings):
-            outside.append(settings)
+            refused.append((settings, paths.OUTSIDE))
         read = [settings]
         read += [name for folder in DATA_FOLDERS for name in listing[folder]]
-        fingerprint = snapshot.Fingerprint(root, read + templates + outside)
+        fingerprint = snapshot.Fingerprint(root, read + templates + [p for p, _ in refused])
         loaded = snapshot.load(root, fingerprint)
         if loaded is None:
             started = time.time_ns()
@@ -145,8 +163,8 @@ def load(root: Path) -> Loaded:
             loaded = _load(root, listing, names)
             from runner.checks import cross_references  # it imports this module
 
-            for link in outside:
-                loaded.problems.append(Problem(paths.relative(root, link), 1, 1, paths.OUTSIDE))
+            for link, why in refused:
+                loaded.problems.append(Problem(paths.relative(root, link), 1, 1, why))
             loaded.problems.extend(cross_references(loaded))
             loaded.started_ns = started
             snapshot.save(root, fingerprint, loaded, started)
