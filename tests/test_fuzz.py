@@ -8,7 +8,7 @@ turned into folders, symbolic links (out of the repository, dangling, looping), 
 not parse or does not render, log lines of the wrong shape.
 
 Each CI run draws new cases from a fresh seed, printed with every failure:
-NUDGE_FUZZ_SEED=<seed> replays them, NUDGE_FUZZ_CASES=<n> sets how many (default 300). The
+NUDGE_FUZZ_SEED=<seed> replays them, NUDGE_FUZZ_CASES=<n> sets how many (default 200). The
 commands run in this process (a subprocess each would cost a second of start-up), each under a
 timer that turns a hang into a failure.
 """
@@ -32,7 +32,7 @@ import pytest
 from conftest import BASE_CASE, Result, copy_sample, in_process
 
 TODAY = "2026-11-23"
-CASES = int(os.environ.get("NUDGE_FUZZ_CASES", "300"))
+CASES = int(os.environ.get("NUDGE_FUZZ_CASES", "200"))
 SEED = int(os.environ.get("NUDGE_FUZZ_SEED") or random.SystemRandom().randrange(2**32))
 HANG_SECONDS = 30  # any one command taking longer is a hang
 FULL_SHARE = 0.03  # of the cases, on the whole test company (slower: 48 templates compile)

@@ -279,16 +279,14 @@ def _reconcile(
     repo = loaded.repo
     unknown = [e for e in log.unknown if e.get("channel") == "sms"]
     credentials = transports.sms_credentials(repo)
-    if (
-        not unknown
-        or args.transport == "outbox"
-        or credentials is None
-        or repo.settings.sms is None
-    ):
+    sms = repo.settings.sms
+    if args.transport == "outbox" or credentials is None or sms is None:
+        return [], [], log
+    if not unknown or deadline.left() < 60:  # the deadline is for sending: settle next time
         return [], [], log
     from runner.channels.twilio_sms import TwilioSms
 
-    twilio = TwilioSms("sms", repo.settings.sms, *credentials, timeout=min(30, deadline.left()))
+    twilio = TwilioSms("sms", sms, *credentials, timeout=min(30, deadline.left() / 4))
     settled, failed = reconcile.settle_sms(
         unknown,
         twilio.messages_to,
