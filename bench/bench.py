@@ -470,7 +470,7 @@ def _write_log(root: Path, repo: Any, today: date, rng: random.Random) -> int:
     for (day, cid, policy_id, step_index, channel), items in groups.items():
         customer = repo.customers[cid]
         step = repo.policies[policy_id].steps[step_index]
-        to, cc = schedule.recipients(customer, step, channel)
+        to, cc = schedule.recipients(repo, customer, step, channel)
         week = day.toordinal() // 7
         commit = commit_of.setdefault(week, f"{rng.getrandbits(160):040x}")
         run = f"gh-{day.toordinal() - 730000}-1"

@@ -1,4 +1,5 @@
-"""Business days: weekends, public holidays of a country (and subdivision), and listed closures."""
+"""Business days: weekends, public holidays of a country (and subdivision), and listed closures
+(a date once, or a month and day every year)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ def public_holidays(country: str, subdivision: str | None, year: int) -> frozens
 def is_business_day(day: date, calendar: Calendar) -> bool:
     if day.weekday() in calendar.weekends or day in calendar.closed:
         return False
+    if (day.month, day.day) in calendar.closed_yearly:
+        return False
     return calendar.country is None or day not in public_holidays(
         calendar.country, calendar.subdivision, day.year
     )
@@ -32,3 +35,19 @@ def next_business_day(day: date, calendar: Calendar) -> date:
             return day
         day += ONE_DAY
     raise ValueError(f"no business day within a year after {day}: check the policy's calendar")
+
+
+def pay_by(sent: date, days: int | None, calendar: Calendar) -> date | None:
+    """The deadline a message sent on `sent` gives (`days` later): always a business day."""
+    if not days:
+        return None
+    return next_business_day(sent + timedelta(days=days), calendar)
+
+
+def add_business_days(day: date, count: int, calendar: Calendar) -> date:
+    """The `count`-th business day after `day` (`day` itself, moved to a business day, for 0)."""
+    if count == 0:
+        return next_business_day(day, calendar)
+    for _ in range(count):
+        day = next_business_day(day + ONE_DAY, calendar)
+    return day

@@ -50,12 +50,38 @@ def cross_references(loaded: Loaded) -> Iterator[Problem]:
             "payment.link, payment.iban or payment.instructions (every "
             "message includes them)",
         )
+    for policy_ in repo.policies.values():
+        yield from _tasks_stay_inside(loaded, policy_)
     for invoice in repo.invoices.values():
         yield from _invoice(loaded, invoice)
     pairs = list(_customer_policies(repo))
     yield from _missing_templates(loaded, pairs)
     for customer, used in pairs:
         yield from _customer_against_policy(loaded, customer, used)
+
+
+def _tasks_stay_inside(loaded: Loaded, policy: Policy) -> Iterator[Problem]:
+    """A task is for our own people: the owner, or a role under `staff` in settings.yaml."""
+    ours = {"owner", *(c.role for c in loaded.repo.settings.staff)}
+    source = loaded.sources[("policy", policy.id)]
+    for index, step in enumerate(policy.steps):
+        if step.task_to and "task" not in step.channels:
+            yield source.problem(
+                ("steps", index, "task_to"),
+                f"step '{step.id}' names task_to but sends no task: add task to 'send' or "
+                "remove task_to",
+            )
+        if "task" not in step.channels:
+            continue
+        field = "task_to" if step.task_to else "recipients"
+        for role in step.roles_for("task"):
+            if role not in ours:
+                yield source.problem(
+                    ("steps", index, field),
+                    f"step '{step.id}' would send its task to '{role}', which is not one of our "
+                    "own people: a task goes to owner or to a role under 'staff' in "
+                    "settings.yaml, never to a customer's contact",
+                )
 
 
 def _unknown(kind: str, name: str, known: Mapping[str, object]) -> str:
@@ -148,11 +174,13 @@ def _customer_against_policy(
     loaded: Loaded, customer: Customer, policy: Policy
 ) -> Iterator[Problem]:
     customer_src = loaded.sources[("customer", customer.id)]
-    loaded.sources[("policy", policy.id)]
+    repo = loaded.repo
     for step in policy.steps:
         for channel in step.channels:
-            for role in (*step.roles_for(channel), *step.cc):
-                contacts = customer.with_role(role)
+            for role in (*step.roles_for(channel), *step.cc_for(channel)):
+                contacts = repo.people(customer, role, channel)
+                if channel == "task" and role != "owner":
+                    continue  # our staff: checked with the policy (_tasks_stay_inside)
                 if not contacts:
                     yield customer_src.problem(
                         ("contacts",),
@@ -386,7 +414,7 @@ def sample_context(
     repo: Repository, customer: Customer, step: Step, channel: str, sample: Sample
 ) -> dict[str, object]:
     """The template context of the sample invoice on the step's day."""
-    to, cc = recipients(customer, step, channel)
+    to, cc = recipients(sample.repo, customer, step, channel)
     return context.build(
         sample.repo, customer, step, [sample.invoice], to, customer.locale, sample.day, cc
     )

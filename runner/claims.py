@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
-from runner.sendlog import ClaimTest, Entry
+from runner.sendlog import ClaimTest, Entry, LogIndex, index
 
 # Clocks of two machines disagree a little; a claim is honoured this much past its deadline.
 GRACE = timedelta(minutes=2)
@@ -75,3 +76,8 @@ def live_now() -> ClaimTest:
     """The test of liveness as of this moment, on this machine."""
     now, here = datetime.now(UTC), machine()
     return lambda claim: is_live(claim, now, here)
+
+
+def indexed(entries: Iterable[Entry]) -> LogIndex:
+    """The log's index as of now: claims of runs still going block their keys, the others not."""
+    return index(entries, live_now())

@@ -18,7 +18,8 @@ from pathlib import Path
 from runner import context, paths
 from runner.errors import NudgeError
 from runner.model import Contact, Repository, Settings
-from runner.schedule import Delivery, recipients, zone
+from runner.schedule import Delivery, address, recipients, zone
+from runner.sendlog import LogIndex, hashed
 from runner.templates import Renderer
 
 # Python folds a long address header at 78 characters and, with a non-ASCII name in it, can
@@ -49,18 +50,33 @@ class Outgoing:
 
 def message_id(delivery: Delivery, domain: str) -> str:
     """The same delivery always gets the same Message-ID: a resent copy is recognisably the same."""
-    digest = hashlib.sha256("|".join(delivery.keys).encode()).hexdigest()[:32]
+    return message_id_of(delivery.keys, domain)
+
+
+def message_id_of(keys: tuple[str, ...] | list[str], domain: str) -> str:
+    """The Message-ID of the e-mail that carried these keys (bounces and replies name it)."""
+    digest = hashlib.sha256("|".join(keys).encode()).hexdigest()[:32]
     return f"<nudge.{digest}@{domain}>"
 
 
-def compose(repo: Repository, delivery: Delivery, renderer: Renderer, root: Path) -> Outgoing:
+def compose(
+    repo: Repository,
+    delivery: Delivery,
+    renderer: Renderer,
+    root: Path,
+    log: LogIndex | None = None,
+) -> Outgoing:
+    """The message of a delivery. `log` is the send log it was decided on: what the message says
+    of earlier reminders and of a hold comes from it (entries dated before the delivery)."""
+    if delivery.template.startswith("nudge:"):
+        from runner.feedback import tasks
+
+        return tasks.compose(repo, delivery)  # a task about what came back, written by Nudge
     customer = repo.customers[delivery.customer]
     step = repo.policies[delivery.policy].steps[delivery.step_index]
-    to, cc = recipients(customer, step, delivery.channel)
-    if delivery.channel == "sms":  # numbers that opted out were left out when planning
-        to = [c for c in to if c.phone in delivery.to]
+    to, cc = as_planned(*recipients(repo, customer, step, delivery.channel), delivery)
     invoices = [repo.invoices[i] for i in delivery.invoices]
-    ctx = context.build(repo, customer, step, invoices, to, delivery.locale, delivery.date, cc)
+    ctx = context.build(repo, customer, step, invoices, to, delivery.locale, delivery.date, cc, log)
     rendered = renderer.render(delivery.template, delivery.channel, ctx)
     attachments = tuple(
         root / inv.attachment
@@ -73,6 +89,21 @@ def compose(repo: Repository, delivery: Delivery, renderer: Renderer, root: Path
     return Outgoing(
         delivery, rendered.subject, rendered.text, rendered.html, tuple(to), tuple(cc), attachments
     )
+
+
+def as_planned(
+    to: list[Contact], cc: list[Contact], delivery: Delivery
+) -> tuple[list[Contact], list[Contact]]:
+    """The contacts the plan addressed: numbers that opted out and unreachable addresses were
+    left out, and those in copy addressed when nobody else was left."""
+
+    def named(contact: Contact, among: tuple[str, ...]) -> bool:
+        value = address(contact, delivery.channel)  # a logged delivery may hold hashes
+        return value in among or hashed(value) in among
+
+    everyone = [*to, *cc]
+    kept_to = [c for c in everyone if named(c, delivery.to)]
+    return kept_to, [c for c in everyone if named(c, delivery.cc) and c not in kept_to]
 
 
 def header_value(value: str) -> str:
@@ -100,8 +131,9 @@ def email_message(repo: Repository, out: Outgoing, sent_at: datetime | None = No
     msg["To"] = _addresses(out.to)
     if out.cc:
         msg["Cc"] = _addresses(out.cc)
-    if company.reply_to:
-        msg["Reply-To"] = header_value(company.reply_to)
+    reply_to = reply_to_of(settings)
+    if reply_to:
+        msg["Reply-To"] = header_value(reply_to)
     msg["Subject"] = header_value(out.subject)
     msg["Date"] = format_datetime(sent_at or preview_time(settings, out))
     msg["Message-ID"] = message_id(out.delivery, domain)
@@ -120,6 +152,16 @@ def email_message(repo: Repository, out: Outgoing, sent_at: datetime | None = No
 def sender_of(settings: Settings) -> str:
     configured = settings.email.sender if settings.email else None
     return configured or formataddr((settings.company.name, settings.company.email))
+
+
+def reply_to_of(settings: Settings) -> str | None:
+    """Where replies go: the company's reply_to, else the inbound mailbox (which reads them)."""
+    return settings.company.reply_to or (settings.inbound.address if settings.inbound else None)
+
+
+def return_path_of(settings: Settings) -> str:
+    """The envelope sender: bounces go to the inbound mailbox when there is one."""
+    return settings.inbound.address if settings.inbound else settings.company.email
 
 
 def preview_time(settings: Settings, out: Outgoing) -> datetime:

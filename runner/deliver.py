@@ -62,6 +62,7 @@ class Job:
     pending: bool = False  # its claim (`pending`) is written
     handing: bool = False  # its hand-over is being written: from here on it is never cancelled
     handed: bool = False  # its hand-over is on disk: the provider may have the message
+    finishing: bool = False  # its outcome is decided and being written: never cancelled
 
 
 class Deadline:
@@ -195,10 +196,12 @@ class Batch:
                 raise
             except Exception as exc:  # each waiting message fails as its own write would
                 for _, done in batch:
-                    done.set_exception(exc)
+                    if not done.done():
+                        done.set_exception(exc)
                 continue
             for _, done in batch:
-                done.set_result(None)
+                if not done.done():  # a waiter cancelled meanwhile: its lines are written
+                    done.set_result(None)
 
     # -- sending ----------------------------------------------------------------------------------
 
@@ -227,7 +230,7 @@ class Batch:
             self.circuits.setdefault(id(channel), reason)
         me = asyncio.current_task()
         for job, task in self._running:
-            if task.done() or task is me or job.handing:
+            if task.done() or task is me or job.handing or job.finishing:
                 continue
             if channel is None or self.channels[job.delivery.channel] is channel:
                 task.cancel()
@@ -281,6 +284,7 @@ class Batch:
                 opted_out=outcome.opted_out,
             )
         job.outcome = outcome
+        job.finishing = True
         await self._commit(self._outcome_entries(job, outcome))
         self._tick(total)
 

@@ -2,6 +2,17 @@
 
 Pure functions of (invoice, policy, settings, day). Payments count from their date on, so the
 same function answers "what was owed on 1 March" for a backtest and "what is owed today" for a run.
+
+The rules, in one place (every command uses them: plan, run, backtest, test, report):
+- What the customer has paid is credited to the invoice; a payment made within an early-payment
+  discount period (`discount.until`) also earns the discount on what it pays: 980.00 paid within
+  a 2 % discount settles 1,000.00, and 490.00 settles 500.00 (the discount pro rata, as for a
+  partial payment within the period). The discount earned never exceeds the full discount.
+- The open balance is amount + late fees - credited; the invoice is settled when it is <= 0.
+- A balance made only of fees (the amount itself credited in full) is still open; a policy with
+  `chase_fees: false` stops reminding it (`fees_only` tells templates).
+- Late fees accrue on the unpaid amount; a step's fixed fee is added once the step is reached
+  while the amount is still unpaid (a settled invoice never gains a fee).
 """
 
 from __future__ import annotations
@@ -44,9 +55,27 @@ class ObligationState:
         return self.amount - self.paid
 
 
+def discount_earned(invoice: Invoice, day: date) -> Decimal:
+    """The early-payment discount the payments known on `day` have earned."""
+    offer = invoice.discount
+    if offer is None or offer.percent <= 0 or offer.percent >= HUNDRED:
+        return ZERO
+    early = invoice.paid_by(min(day, offer.until))
+    if early <= 0:
+        return ZERO
+    pro_rata = rounded(early * offer.percent / (HUNDRED - offer.percent), invoice.currency)
+    full = rounded(invoice.amount * offer.percent / HUNDRED, invoice.currency)
+    return max(ZERO, min(pro_rata, full, invoice.amount - early))
+
+
+def credited(invoice: Invoice, day: date) -> Decimal:
+    """What counts against the amount on `day`: payments known by then and the discount earned."""
+    return invoice.paid_by(day) + discount_earned(invoice, day)
+
+
 def obligations(invoice: Invoice, day: date) -> tuple[ObligationState, ...]:
-    """Payments known on `day`, allocated oldest obligation first."""
-    paid = invoice.paid_by(day)
+    """Payments known on `day` (with any discount earned), allocated oldest obligation first."""
+    paid = credited(invoice, day)
     plan: tuple[Installment, ...] = tuple(sorted(invoice.obligations, key=lambda i: i.due))
     states = []
     for number, item in enumerate(plan, start=1):
@@ -62,7 +91,8 @@ def current_obligation(invoice: Invoice, day: date) -> ObligationState | None:
 
 
 def principal_balance(invoice: Invoice, day: date) -> Decimal:
-    return invoice.amount - invoice.paid_by(day)
+    """The amount not yet credited on `day` (late fees aside)."""
+    return invoice.amount - credited(invoice, day)
 
 
 def late_fees(invoice: Invoice, policy: Policy | None, settings: Settings, day: date) -> Decimal:
@@ -80,10 +110,18 @@ def late_fees(invoice: Invoice, policy: Policy | None, settings: Settings, day: 
             fees += rounded(base * rule.percent / HUNDRED, invoice.currency)
     elif rule is not None and rule.statutory == "eu" and days_late > 0:
         fees += statutory_interest(invoice, settings, day)
-        if invoice.currency == "EUR":
+        paid_late = principal_balance(invoice, invoice.due + timedelta(days=1)) > 0
+        if invoice.currency == "EUR" and paid_late:
             fees += settings.compensation
     fees += sum(
-        (s.fee for s in policy.steps if s.fee is not None and s.first_day <= days_late), ZERO
+        (
+            s.fee
+            for s in policy.steps
+            if s.fee is not None
+            and s.first_day <= days_late
+            and principal_balance(invoice, invoice.due + timedelta(days=s.first_day)) > 0
+        ),
+        ZERO,
     )
     return rounded(fees, invoice.currency)
 
@@ -104,8 +142,17 @@ def statutory_interest(invoice: Invoice, settings: Settings, day: date) -> Decim
 
 
 def open_balance(invoice: Invoice, policy: Policy | None, settings: Settings, day: date) -> Decimal:
-    """Amount + fees − payments, as known on `day`. Paid when this is <= 0."""
-    return invoice.amount + late_fees(invoice, policy, settings, day) - invoice.paid_by(day)
+    """Amount + fees − credited, as known on `day`. Settled when this is <= 0."""
+    return principal_balance(invoice, day) + late_fees(invoice, policy, settings, day)
+
+
+def settled(invoice: Invoice, policy: Policy | None, settings: Settings, day: date) -> bool:
+    return open_balance(invoice, policy, settings, day) <= 0
+
+
+def fees_only(invoice: Invoice, policy: Policy | None, settings: Settings, day: date) -> bool:
+    """The amount is credited in full; what is still open is late fees and interest."""
+    return principal_balance(invoice, day) <= 0 < open_balance(invoice, policy, settings, day)
 
 
 @dataclass(frozen=True)
@@ -116,8 +163,12 @@ class DiscountOffer:
 
 
 def discount_available(invoice: Invoice, day: date) -> DiscountOffer | None:
+    """The discount still to be had by paying the rest by `until` (none once it has passed)."""
     offer = invoice.discount
-    if offer is None or day > offer.until or invoice.paid_by(day) > 0:
+    if offer is None or day > offer.until:
         return None
-    saving = rounded(invoice.amount * offer.percent / HUNDRED, invoice.currency)
+    rest = principal_balance(invoice, day)
+    if rest <= 0:
+        return None
+    saving = rounded(rest * offer.percent / HUNDRED, invoice.currency)
     return DiscountOffer(offer.percent, offer.until, saving)

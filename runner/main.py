@@ -23,7 +23,13 @@ COMMANDS = {
     "note": "record a contact made by hand (the schedule counts it as sent)",
     "resolve": "decide on a message whose outcome is unknown: --sent or --not-sent",
     "report": "aging, DSO, days late, CEI, holds, promises, tasks, and which steps work",
+    "import": "bring in invoices from an accounting export, payments from a bank statement",
+    "pay": "record a payment on an invoice",
+    "promise": "record a promise to pay by a date",
+    "dispute": "mark an invoice disputed (or --clear it)",
+    "pause": "no reminders for an invoice or customer until a date",
 }
+MODULES = {"import": "imports"}  # `import` is a Python keyword
 
 
 def parser(chosen: str | None = None) -> argparse.ArgumentParser:
@@ -53,7 +59,7 @@ def parser(chosen: str | None = None) -> argparse.ArgumentParser:
 
 
 def _module(name: str):  # type: ignore[no-untyped-def]
-    return importlib.import_module(f"runner.commands.{name}")
+    return importlib.import_module(f"runner.commands.{MODULES.get(name, name)}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,6 +27,7 @@ from runner.compose import (
     header_value,
     message_id,
     preview_time,
+    reply_to_of,
     sender_of,
 )
 from runner.model import Contact, Repository
@@ -56,8 +57,9 @@ def _write(repo: Repository, out: Outgoing, sent_at: datetime | None) -> bytes:
     ]
     if out.cc:
         lines.append("Cc: " + _mailboxes(out.cc))
-    if company.reply_to:
-        lines.append("Reply-To: " + _mailbox(*parseaddr(header_value(company.reply_to))))
+    reply_to = reply_to_of(settings)
+    if reply_to:
+        lines.append("Reply-To: " + _mailbox(*parseaddr(header_value(reply_to))))
     lines += [
         "Subject: " + _text_header(header_value(out.subject), "Subject"),
         "Date: " + format_datetime(sent_at or preview_time(settings, out)),

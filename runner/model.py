@@ -20,6 +20,14 @@ class Contact:
 
 
 @dataclass(frozen=True)
+class Payer:
+    """How a customer's payments show on a bank statement: an account, a name, or both."""
+
+    name: str = ""
+    iban: str = ""  # compact, upper case
+
+
+@dataclass(frozen=True)
 class Customer:
     id: str
     name: str
@@ -32,9 +40,11 @@ class Customer:
     address: tuple[str, ...] = ()
     paused_until: date | None = None
     hold: bool = False
+    payers: tuple[Payer, ...] = ()
     path: str = ""
 
     def with_role(self, role: str) -> tuple[Contact, ...]:
+        """The customer's contacts with a role ('owner': our account manager for them)."""
         if role == "owner":
             return (self.owner,) if self.owner else ()
         return tuple(c for c in self.contacts if c.role == role)
@@ -86,6 +96,7 @@ class Invoice:
     payments: tuple[Payment, ...] = ()
     promise: Promise | None = None
     disputed: bool = False
+    dispute_reason: str = ""
     void: bool = False
     written_off: bool = False
     paused_until: date | None = None
@@ -100,7 +111,7 @@ class Invoice:
     def promise_broken(self, day: date) -> bool:
         """A promise whose date has passed without the promised payments arriving."""
         promise = self.promise
-        if promise is None or day <= promise.date:
+        if promise is None or day <= promise.date or (promise.made or self.issued) > day:
             return False
         if promise.amount is None:
             return self.paid_by(promise.date) < self.amount
@@ -111,6 +122,15 @@ class Invoice:
     def obligations(self) -> tuple[Installment, ...]:
         """What is owed and when: the installments of a payment plan, or the one due date."""
         return self.installments or (Installment(self.due, self.amount),)
+
+
+@dataclass(frozen=True)
+class After:
+    """A step that follows another step's actual send (not a fixed day): `business_days` after
+    the day that step was sent, or after the deadline it gave when it has `deadline_days`."""
+
+    step: str
+    business_days: int
 
 
 @dataclass(frozen=True)
@@ -130,16 +150,29 @@ class Step:
     catch_up: int | None = None
     fee: Decimal | None = None
     description: str = ""
+    after: After | None = None
+    separate: bool = False  # its own message, not merged with the customer's other reminders
+    task_to: tuple[str, ...] = ()  # our own people a task goes to (default: owner)
 
     @property
     def first_day(self) -> int:
+        """The first day of a step with days (`at`, `from`); 0 for a step `after` another."""
         return self.at if self.at is not None else int(self.start or 0)
 
     def roles_for(self, channel: str) -> tuple[str, ...]:
-        """Who a channel's message goes to: tasks to our owner, the rest to billing by default."""
-        if self.recipients:
+        """Who a channel's message goes to. A customer's message: `recipients` (default billing).
+        A task goes to our own people only: `task_to`, or a task-only step's `recipients`,
+        or the customer's owner (our account manager); never the customer's contacts."""
+        if channel != "task":
+            return self.recipients or ("billing",)
+        if self.task_to:
+            return self.task_to
+        if self.channels == ("task",) and self.recipients:
             return self.recipients
-        return ("owner",) if channel == "task" else ("billing",)
+        return ("owner",)
+
+    def cc_for(self, channel: str) -> tuple[str, ...]:
+        return () if channel == "task" else self.cc
 
 
 @dataclass(frozen=True)
@@ -148,6 +181,7 @@ class Calendar:
     subdivision: str | None = None
     weekends: tuple[int, ...] = (5, 6)
     closed: frozenset[date] = frozenset()
+    closed_yearly: frozenset[tuple[int, int]] = frozenset()  # (month, day), every year
 
 
 @dataclass(frozen=True)
@@ -167,6 +201,7 @@ class Policy:
     min_balance: Decimal = Decimal(0)
     catch_up: int = 3
     late_fee: LateFee | None = None
+    chase_fees: bool = True  # a balance made only of late fees and interest is still reminded
     path: str = ""
 
 
@@ -235,6 +270,24 @@ class SmsSettings:
     auth_token_env: str = "TWILIO_AUTH_TOKEN"
     max_segments: int = 3
     api_base: str | None = None
+    status_days: int = 7  # how far back each run asks Twilio whether SMS arrived
+
+
+@dataclass(frozen=True)
+class InboundSettings:
+    """The mailbox bounces and replies come back to (IMAP over TLS)."""
+
+    address: str
+    host: str
+    username_env: str
+    password_env: str
+    port: int = 993
+    security: str = "tls"
+    folder: str = "INBOX"
+    copies_folder: str | None = None  # where the email.bcc copies arrive, if in this mailbox
+    reply_wait_days: int = 3
+    timeout: float = 30.0
+    max_message_bytes: int = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -244,11 +297,14 @@ class Settings:
     payment: PaymentInfo = field(default_factory=PaymentInfo)
     email: EmailSettings | None = None
     sms: SmsSettings | None = None
+    inbound: InboundSettings | None = None
     hash_recipients: bool = False
     git_author_name: str = "nudge-bot"
     git_author_email: str = "nudge-bot@users.noreply.invalid"
     reference_rate: Decimal | None = None
     compensation: Decimal = Decimal(40)
+    calendar: Calendar = field(default_factory=Calendar)  # the company's; a policy may override
+    staff: tuple[Contact, ...] = ()  # our own people by role, to whom tasks may go
     deadline_minutes: float = 20.0  # run.deadline_minutes
 
 
@@ -269,6 +325,13 @@ class Repository:
         for invoice in sorted(self.invoices.values(), key=lambda i: i.id):
             grouped.setdefault(invoice.customer, []).append(invoice)
         return {customer: tuple(items) for customer, items in grouped.items()}
+
+    def people(self, customer: Customer, role: str, channel: str) -> tuple[Contact, ...]:
+        """Who a role names: for a task, our own people (the owner, or `staff` in settings);
+        for anything else, the customer's contacts (and 'owner', our account manager)."""
+        if channel == "task" and role != "owner":
+            return tuple(c for c in self.settings.staff if c.role == role)
+        return customer.with_role(role)
 
     def invoices_of(self, customer: str) -> tuple[Invoice, ...]:
         return self.by_customer.get(customer, ())

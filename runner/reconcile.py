@@ -9,12 +9,13 @@ timeout, a dropped connection). Where the provider keeps records, they say what 
   message to that number at all in that time (and the list complete): it never reached Twilio,
   `sent: false`, and it is due again. Anything else (messages with other text, a list cut
   short, a number stored only as a hash that no contact has any more) is left for a person.
-- E-mail: settle_email() takes the Message-IDs known to have arrived (a copy in the mailbox of
-  `email.bcc`, read by the inbound mail reader) and settles those unknowns as sent. A mailbox
-  cannot prove that a message did not arrive, so it never settles one as not sent.
+- E-mail: the inbound mail reader (runner.feedback.record.settle_unknown_emails) settles as
+  sent the unknowns whose deterministic Message-ID it finds where the `email.bcc` copies
+  arrive. A mailbox cannot prove that a message did not arrive, so it never settles one as not
+  sent.
 
-Each settlement is written as a `reconciled` entry, with the evidence in words. Pure: the
-provider's list comes in as a function.
+Each settlement is written as a `reconciled` entry (entries()), with the evidence in words.
+Pure: the provider's list comes in as a function.
 """
 
 from __future__ import annotations
@@ -147,25 +148,11 @@ def _settle_sms(
     return Settlement(entry, True, evidence, ",".join(m.sid for _, m in found))
 
 
-def settle_email(unknown: Iterable[Entry], arrived: set[str]) -> list[Settlement]:
-    """The seam for the inbound mail reader: unknown e-mails whose Message-ID (logged at the
-    hand-over) is among those known to have arrived (a copy in the `email.bcc` mailbox) are
-    settled as sent. One that did not arrive stays unknown: a mailbox proves only arrivals."""
-    settled = []
-    for entry in unknown:
-        ident = entry.get("message_id")
-        if entry.get("channel") in ("email", "task") and ident in arrived:
-            evidence = f"a copy with Message-ID {ident} arrived in the mailbox"
-            settled.append(Settlement(entry, True, evidence, str(ident)))
-    return settled
-
-
-def entries(settled: list[Settlement], run_id: str, at: str) -> list[dict[str, Any]]:
-    """The `reconciled` log entries for settlements."""
+def entries(settled: list[Settlement]) -> list[dict[str, Any]]:
+    """The `reconciled` log entries for settlements (the caller adds `at` and `run`)."""
     return [
         {
             "status": "reconciled",
-            "at": at,
             "delivery": s.entry.delivery,
             "date": s.entry.get("date"),
             "keys": list(s.entry.keys),
@@ -176,7 +163,6 @@ def entries(settled: list[Settlement], run_id: str, at: str) -> list[dict[str, A
             "sent": s.sent,
             "provider_id": s.provider_id,
             "evidence": s.evidence,
-            "run": run_id,
         }
         for s in settled
     ]

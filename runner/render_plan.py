@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
-from runner import context, ledger
+from runner import context
+from runner.explain import Explanation, Row
 from runner.model import Repository
 from runner.output import counted
 from runner.schedule import Delivery, Plan
@@ -102,58 +104,67 @@ def _md(text: str) -> str:
 
 # -- explain ----------------------------------------------------------------------------------
 
-STATUS_WORDS = {
-    "due": "SEND TODAY",
-    "sent": "sent",
-    "unknown": "UNKNOWN",
-    "failed": "failed",
-    "superseded": "superseded",
-    "missed": "missed",
-    "handled": "handled by hand",
-    "opted-out": "opted out",
-    "waiting": "waiting",
-    "future": "later",
-    "stopped": "not sent",
-}
+
+def _word(row: Row, today: date) -> str:
+    """What happens to an occurrence, in a few words (with the day the plan decides it)."""
+    d = row.decision
+    if d.status == "due":
+        return "SEND TODAY" if row.on == today else f"sent {row.on}"
+    word = {
+        "sent": "sent",
+        "unknown": "UNKNOWN",
+        "failed": "failed",
+        "superseded": "superseded",
+        "missed": "missed",
+        "handled": "handled by hand",
+        "opted-out": "opted out",
+        "waiting": "waiting",
+        "future": "later",
+        "stopped": "not sent",
+    }.get(d.status, d.status)
+    if row.on is not None and d.status != "stopped" and row.on != today:
+        return f"{word} {row.on}"
+    return word
 
 
-def explain_text(repo: Repository, result: Plan, invoice_ids: list[str]) -> str:
-    lines: list[str] = []
-    for invoice_id in invoice_ids:
-        invoice = repo.invoices[invoice_id]
+def explain_text(repo: Repository, result: Explanation) -> str:
+    lines: list[str] = [
+        f"Explained with the plan of {result.today} and its forecast to {result.until}, "
+        "assuming no new payments."
+    ]
+    for story in result.stories:
+        invoice = repo.invoices[story.invoice]
         customer = repo.customers[invoice.customer]
         policy = repo.policy_for(invoice)
-        today = _today_for(result, invoice_id, result.today)
-        view = context.invoice_view(repo, invoice, today)
+        view = context.invoice_view(repo, invoice, story.today)
+        lines.append("")
         lines.append(f"{invoice.id} - {customer.name} - policy {policy.id if policy else '?'}")
+        if view.balance <= 0:
+            state = "settled"
+        elif view.fees_only:
+            state = "the amount is paid, late fees are left"
+        else:
+            state = _overdue(view.days_overdue)
         lines.append(
-            f"  today {today} ({customer.timezone}); due {view.due}; "
+            f"  today {story.today} ({customer.timezone}); due {view.due}; "
             f"balance {view.balance} {view.currency}"
             + (f" (fees {view.fees})" if view.fees else "")
-            + f"; {_overdue(view.days_overdue)}"
+            + f"; {state}"
         )
         if view.installment:
             lines.append(
                 f"  payment plan: installment {view.installment.number} of "
                 f"{view.installment.count}, {view.installment.balance} left"
             )
-        stop = result.stopped.get(invoice_id)
-        lines.append(f"  => no reminders: {stop}" if stop else "  => reminders are running")
-        for d in (x for x in result.decisions if x.invoice == invoice_id):
-            word = STATUS_WORDS.get(d.status, d.status)
+        running = "  => reminders are running"
+        lines.append(f"  => no reminders today: {story.stopped}" if story.stopped else running)
+        for row in story.rows:
+            d = row.decision
             lines.append(
                 f"  {d.occurrence}  day {d.day:>4}  {d.step:<24} {d.channel:<6} "
-                f"{word:<12} {d.reason}"
+                f"{_word(row, story.today):<22} {d.reason}"
             )
-        lines.append("")
-    return "\n".join(lines).rstrip()
-
-
-def _today_for(result: Plan, invoice_id: str, fallback: Any) -> Any:
-    for delivery in result.deliveries:
-        if invoice_id in delivery.invoices:
-            return delivery.date
-    return fallback
+    return "\n".join(lines)
 
 
 def _overdue(days: int) -> str:
@@ -164,29 +175,30 @@ def _overdue(days: int) -> str:
     return "due today"
 
 
-def explain_json(repo: Repository, result: Plan, invoice_ids: list[str]) -> dict[str, Any]:
+def explain_json(repo: Repository, result: Explanation) -> dict[str, Any]:
     out = []
-    for invoice_id in invoice_ids:
-        invoice = repo.invoices[invoice_id]
-        policy = repo.policy_for(invoice)
+    for story in result.stories:
+        invoice = repo.invoices[story.invoice]
+        view = context.invoice_view(repo, invoice, story.today)
         out.append(
             {
-                "invoice": invoice_id,
-                "balance": str(ledger.open_balance(invoice, policy, repo.settings, result.today)),
-                "stopped": result.stopped.get(invoice_id),
+                "invoice": story.invoice,
+                "today": story.today.isoformat(),
+                "balance": str(view.balance),
+                "stopped": story.stopped,
                 "decisions": [
                     {
-                        "date": d.occurrence.isoformat(),
-                        "day": d.day,
-                        "step": d.step,
-                        "channel": d.channel,
-                        "key": d.key,
-                        "status": d.status,
-                        "reason": d.reason,
+                        "date": row.decision.occurrence.isoformat(),
+                        "day": row.decision.day,
+                        "step": row.decision.step,
+                        "channel": row.decision.channel,
+                        "key": row.decision.key,
+                        "status": row.decision.status,
+                        "decided_on": row.on.isoformat() if row.on else None,
+                        "reason": row.decision.reason,
                     }
-                    for d in result.decisions
-                    if d.invoice == invoice_id
+                    for row in story.rows
                 ],
             }
         )
-    return {"today": result.today.isoformat(), "invoices": out}
+    return {"today": result.today.isoformat(), "until": result.until.isoformat(), "invoices": out}

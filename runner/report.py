@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from runner import ledger, simulate
+from runner.feedback import report as came_back
 from runner.model import Invoice, Repository
 from runner.sendlog import Entry, LogIndex
 
@@ -56,6 +57,8 @@ class Figures:
     steps: list[dict[str, Any]] = field(default_factory=list)
     agency: list[dict[str, object]] = field(default_factory=list)
     activity: list[tuple[date, int, int]] = field(default_factory=list)  # week, reminders, paid
+    unreachable: list[dict[str, object]] = field(default_factory=list)  # bounced, undelivered
+    replies: list[dict[str, object]] = field(default_factory=list)  # waiting for an answer
 
 
 def open_by_obligation(repo: Repository, invoice: Invoice, day: date) -> list[tuple[date, Decimal]]:
@@ -94,6 +97,8 @@ def compute(repo: Repository, log: LogIndex, entries: list[Entry], today: date) 
     _steps(repo, entries, figures)
     _agency(repo, invoices, today, figures)
     _activity(invoices, entries, start, today, figures)
+    figures.unreachable = came_back.unreachable(repo, log)
+    figures.replies = came_back.replies(repo, log, today)
     return figures
 
 
@@ -141,17 +146,14 @@ def _people(
     today: date,
     figures: Figures,
 ) -> None:
+    from runner.context import hold_since
+
     open_ids = {i.id for i in invoices if principal_open(i, today) > 0}
-    held = {c.id for c in repo.customers.values() if c.hold}
-    hold_steps = {(p.id, s.id) for p in repo.policies.values() for s in p.steps if s.hold}
-    for entry in entries:
-        if (
-            entry.status == "sent"
-            and (entry.get("policy"), entry.get("step")) in hold_steps
-            and (set(entry.get("invoices", ())) & open_ids)
-        ):
-            held.add(str(entry.get("customer")))
-    figures.on_hold = sorted(held)
+    figures.on_hold = sorted(
+        c.id
+        for c in repo.customers.values()
+        if hold_since(repo, log, c, today, None, include_today=True) is not None
+    )
     figures.broken_promises = [
         (i.id, i.customer, i.promise.date)
         for i in invoices

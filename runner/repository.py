@@ -18,6 +18,7 @@ from runner import parallel, paths, schema, snapshot, yamlload
 from runner.errors import Problem, Severity
 from runner.model import (
     WEEKDAYS,
+    After,
     Calendar,
     Company,
     Contact,
@@ -25,9 +26,11 @@ from runner.model import (
     Defaults,
     Discount,
     EmailSettings,
+    InboundSettings,
     Installment,
     Invoice,
     LateFee,
+    Payer,
     Payment,
     PaymentInfo,
     Policy,
@@ -196,7 +199,7 @@ _Part = tuple[list[tuple[Source, Invoice]], list[Problem], dict[str, set[str]]]
 def _load(root: Path, listing: dict[str, list[str]], templates: frozenset[str]) -> Loaded:
     reader = _Reader(root, listing)
     settings = reader.settings()
-    policies = reader.many("policies", "policy", reader.policy)
+    policies = reader.many("policies", "policy", lambda s, d: reader.policy(s, d, settings))
     customers = reader.many("customers", "customer", lambda s, d: reader.customer(s, d, settings))
 
     def read_invoices(paths: list[str]) -> _Part:
@@ -445,9 +448,11 @@ class _Reader:
                 auth_token_env=sms.get("auth_token_env", "TWILIO_AUTH_TOKEN"),
                 max_segments=sms.get("max_segments", 3),
                 api_base=sms.get("api_base"),
+                status_days=sms.get("status_days", 7),
             )
             if sms is not None
             else None,
+            inbound=_inbound(d.get("inbound")),
             hash_recipients=d.get("log", {}).get("hash_recipients", False),
             git_author_name=git.get("author_name", "nudge-bot"),
             git_author_email=git.get("author_email", "nudge-bot@users.noreply.invalid"),
@@ -455,40 +460,62 @@ class _Reader:
             if "reference_rate" in interest
             else None,
             compensation=Decimal(str(interest.get("compensation", 40))),
+            calendar=calendar(d.get("calendar", {})),
+            staff=tuple(Contact(s["name"], s["role"], s["email"]) for s in d.get("staff", ())),
             deadline_minutes=float(d.get("run", {}).get("deadline_minutes", 20)),
         )
 
-    def policy(self, source: Source, d: dict[str, Any]) -> Policy:
+    def policy(self, source: Source, d: dict[str, Any], settings: Settings) -> Policy:
         steps = tuple(self.step(source, i, s) for i, s in enumerate(d["steps"]))
         seen: set[str] = set()
         for index, step in enumerate(steps):
             if step.id in seen:
                 raise self.fail(source, ("steps", index, "id"), f"duplicate step id '{step.id}'")
             seen.add(step.id)
-            if index and step.first_day < steps[index - 1].first_day:
+            timed = [s for s in steps[:index] if s.after is None]
+            if step.after is None and timed and step.first_day < timed[-1].first_day:
                 raise self.fail(
                     source,
                     ("steps", index),
                     f"steps[{index}]: step '{step.id}' starts on day {step.first_day}, before the "
                     f"step above it: list steps in the order they happen",
                 )
-        cal = d.get("calendar", {})
+        self.step_references(source, steps)
         fee = d.get("late_fee")
         return Policy(
             id=d["id"],
             steps=steps,
             description=d.get("description", ""),
-            calendar=Calendar(
-                country=cal.get("country"),
-                subdivision=cal.get("subdivision"),
-                weekends=tuple(WEEKDAYS.index(w) for w in cal.get("weekends", ["sat", "sun"])),
-                closed=frozenset(date.fromisoformat(x) for x in cal.get("closed", ())),
-            ),
+            calendar=calendar(d["calendar"]) if "calendar" in d else settings.calendar,
             min_balance=Decimal(str(d.get("min_balance", 0))),
             catch_up=d.get("catch_up", 3),
             late_fee=self.late_fee(source, fee) if fee is not None else None,
+            chase_fees=d.get("chase_fees", True),
             path=source.doc.path,
         )
+
+    def step_references(self, source: Source, steps: tuple[Step, ...]) -> None:
+        """A step `after` another must name one listed above it (so there is no cycle)."""
+        for index, step in enumerate(steps):
+            if step.after is None:
+                continue
+            earlier = [s.id for s in steps[:index]]
+            if step.after.step not in earlier:
+                where = ("steps", index, "after", "step")
+                if step.after.step in {s.id for s in steps}:
+                    raise self.fail(
+                        source,
+                        where,
+                        f"steps[{index}] ('{step.id}'): it follows '{step.after.step}', which is "
+                        "listed below it: list the step it follows first",
+                    )
+                hint = _closest(step.after.step, earlier)
+                raise self.fail(
+                    source,
+                    where,
+                    f"steps[{index}] ('{step.id}'): after: no step '{step.after.step}' above it"
+                    + (f" (did you mean '{hint}'?)" if hint else ""),
+                )
 
     def late_fee(self, source: Source, d: dict[str, Any]) -> LateFee:
         if ("percent" in d) == ("statutory" in d):
@@ -505,9 +532,12 @@ class _Reader:
         where: JsonPath = ("steps", index)
         name = f"steps[{index}] ('{d['id']}')"
         ranged = "from" in d or "to" in d
-        if ("at" in d) == ranged:
+        if ["at" in d, ranged, "after" in d].count(True) != 1:
             raise self.fail(
-                source, where, f"{name}: give either 'at: DAY' or a range 'from: DAY' + 'to: DAY'"
+                source,
+                where,
+                f"{name}: give exactly one of 'at: DAY', a range 'from: DAY' + 'to: DAY', or "
+                "'after: {step: STEP, business_days: N}'",
             )
         if ranged:
             if "from" not in d or "to" not in d:
@@ -547,7 +577,22 @@ class _Reader:
             catch_up=d.get("catch_up"),
             fee=Decimal(str(d["fee"])) if "fee" in d else None,
             description=d.get("description", ""),
+            after=self.after(source, where, name, d),
+            separate=d.get("separate", False),
+            task_to=tuple(d.get("task_to", ())),
         )
+
+    def after(self, source: Source, where: JsonPath, name: str, d: dict[str, Any]) -> After | None:
+        if "after" not in d:
+            return None
+        if "fee" in d:
+            raise self.fail(
+                source,
+                (*where, "fee"),
+                f"{name}: a step that follows another ('after') cannot add a fee: put the fee on "
+                "a step with a day ('at' or 'from')",
+            )
+        return After(d["after"]["step"], d["after"]["business_days"])
 
     def customer(self, source: Source, d: dict[str, Any], settings: Settings) -> Customer:
         owner = d.get("owner")
@@ -572,6 +617,10 @@ class _Reader:
             address=tuple(d.get("address", ())),
             paused_until=_date(d.get("paused_until")),
             hold=d.get("hold", False),
+            payers=tuple(
+                Payer(p.get("name", ""), compact_iban(p.get("iban", "")))
+                for p in d.get("payers", ())
+            ),
             path=source.doc.path,
         )
 
@@ -620,6 +669,7 @@ class _Reader:
             if promise
             else None,
             disputed=d.get("disputed", False),
+            dispute_reason=d.get("dispute_reason", ""),
             void=d.get("void", False),
             written_off=d.get("written_off", False),
             paused_until=_date(d.get("paused_until")),
@@ -642,8 +692,31 @@ def _precision(currency: str) -> int:
     return int(get_currency_precision(currency))
 
 
+def calendar(d: dict[str, Any]) -> Calendar:
+    closed = d.get("closed", ())
+    return Calendar(
+        country=d.get("country"),
+        subdivision=d.get("subdivision"),
+        weekends=tuple(WEEKDAYS.index(w) for w in d.get("weekends", ["sat", "sun"])),
+        closed=frozenset(date.fromisoformat(x) for x in closed if len(x) == 10),
+        closed_yearly=frozenset((int(x[:2]), int(x[3:])) for x in closed if len(x) == 5),
+    )
+
+
+def _closest(word: str, choices: list[str]) -> str | None:
+    import difflib
+
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def _date(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
+
+
+def compact_iban(text: str) -> str:
+    """An IBAN as banks compare it: no spaces, upper case."""
+    return "".join(text.split()).upper()
 
 
 def _e164(number: str) -> str:
@@ -651,4 +724,23 @@ def _e164(number: str) -> str:
 
     return phonenumbers.format_number(
         phonenumbers.parse(number, None), phonenumbers.PhoneNumberFormat.E164
+    )
+
+
+def _inbound(d: dict[str, Any] | None) -> InboundSettings | None:
+    if d is None:
+        return None
+    security = d.get("security", "tls")
+    return InboundSettings(
+        address=d["address"],
+        host=d["host"],
+        username_env=d["username_env"],
+        password_env=d["password_env"],
+        port=d.get("port", 993 if security == "tls" else 143),
+        security=security,
+        folder=d.get("folder", "INBOX"),
+        copies_folder=d.get("copies_folder"),
+        reply_wait_days=d.get("reply_wait_days", 3),
+        timeout=float(d.get("timeout", 30)),
+        max_message_bytes=d.get("max_message_bytes", 10 * 1024 * 1024),
     )

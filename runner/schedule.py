@@ -1,13 +1,25 @@
 """Which reminders are due, and why: a pure function of (repository, send log, now).
 
-No clock, no disk, no network here. `decide()` returns every decision with a reason a finance
-person can read; `plan()` groups the due ones into deliveries (one message per customer, step and
-channel on a day). `run` acts on a plan; `plan` and `--explain` print it.
+No clock, no disk, no network here. `decide_invoice()` gives every decision for one invoice with
+a reason a finance person can read; `plan()` groups the due ones into deliveries. `run` acts on a
+plan, `plan` prints it, and `backtest`, `nudge test` and `plan --days` replay it day by day
+(runner/simulate.py): one code path, so what a plan shows is what a run sends.
+
+The rules (README, "How the schedule decides"):
+- Settled (ledger.settled: amount + fees - payments - discount earned <= 0), void, written off,
+  disputed, not yet issued, paused, or waiting for a promise to pay: nothing is sent.
+- Everything dated is known from its date on: a payment, a promise (from `made`), a note.
+- Occurrences move to the next business day of the policy's calendar. Each occurrence and
+  channel has a key; a key in the log is never sent again.
+- Of the occurrences not yet sent, per channel, only the most advanced recent one goes out;
+  the others are superseded, and one older than the catch-up window is missed. "Most advanced"
+  is the latest day counted from the due date (day 105 of a weekly step is later than a
+  one-off step on day 100). A stage already sent is never followed by an earlier one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -15,6 +27,7 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 from runner import calendar, context, ledger
+from runner.feedback import rules as feedback
 from runner.model import Contact, Customer, Invoice, Policy, Repository, Step
 from runner.sendlog import Key, LogIndex
 
@@ -40,8 +53,13 @@ def local_today(now: datetime, timezone: str) -> date:
 class Occurrence:
     step_index: int
     step: Step
-    day: int  # days after the due date, as the policy says
+    day: int  # days after the due date: as the policy says, or where an `after` step fell
     date: date  # moved to a business day
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """How advanced: the day counted from the due date first, the step's place second."""
+        return (self.day, self.step_index)
 
 
 @dataclass(frozen=True)
@@ -61,6 +79,10 @@ class Decision:
     status: str  # due, sent, unknown, failed, superseded, missed, handled, waiting, future...
     reason: str
     logged: bool = False  # the status comes from the send log, not from today's decision
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        return (self.day, self.step_index)
 
 
 @dataclass(frozen=True)
@@ -120,6 +142,8 @@ class Plan:
 
 # -- occurrences ------------------------------------------------------------------------------
 
+SentOn = Callable[[str], date | None]  # step id -> the day it was first sent, if it was
+
 
 def step_days(step: Step, due: date) -> list[int]:
     if step.at is not None:
@@ -132,13 +156,21 @@ def step_days(step: Step, due: date) -> list[int]:
     ]
 
 
-def occurrences(policy: Policy, due: date, until: date | None = None) -> list[Occurrence]:
-    """Every occurrence of every step for an obligation due on `due` (up to `until`)."""
+def occurrences(
+    policy: Policy, due: date, until: date | None = None, sent_on: SentOn | None = None
+) -> list[Occurrence]:
+    """Every occurrence of every step for an obligation due on `due` (up to `until`). A step
+    `after` another has one occurrence once that step was sent (`sent_on` says when)."""
     found: list[Occurrence] = []
     limit = (until - due).days if until is not None else None
     for index, step in enumerate(policy.steps):
+        if step.after is not None:
+            follow = _following(policy, step, due, sent_on)
+            if follow is not None and (until is None or follow <= until):
+                found.append(Occurrence(index, step, (follow - due).days, follow))
+            continue
         if limit is not None and step.first_day > limit:
-            break
+            continue
         seen: set[date] = set()
         for day in step_days(step, due):
             if limit is not None and day > limit:
@@ -148,6 +180,18 @@ def occurrences(policy: Policy, due: date, until: date | None = None) -> list[Oc
                 seen.add(moved)
                 found.append(Occurrence(index, step, day, moved))
     return found
+
+
+def _following(policy: Policy, step: Step, due: date, sent_on: SentOn | None) -> date | None:
+    """When a step `after` another falls: business days after that one was sent, or after the
+    deadline it gave."""
+    assert step.after is not None
+    sent = sent_on(step.after.step) if sent_on is not None else None
+    if sent is None:
+        return None
+    leader = next(s for s in policy.steps if s.id == step.after.step)
+    start = calendar.pay_by(sent, leader.deadline_days, policy.calendar) or sent
+    return calendar.add_business_days(start, step.after.business_days, policy.calendar)
 
 
 def business_days_between(start: date, end: date, policy: Policy) -> int:
@@ -163,6 +207,12 @@ def business_days_between(start: date, end: date, policy: Policy) -> int:
 # -- why an invoice gets no reminders ---------------------------------------------------------
 
 
+def promise_known(invoice: Invoice, today: date) -> bool:
+    """A promise counts from the day it was given (`made`; the invoice date when not given)."""
+    promise = invoice.promise
+    return promise is not None and (promise.made or invoice.issued) <= today
+
+
 def stop_reason(
     repo: Repository, invoice: Invoice, policy: Policy, customer: Customer, today: date
 ) -> str | None:
@@ -176,19 +226,34 @@ def stop_reason(
         return f"not issued until {invoice.issued}"
     balance = ledger.open_balance(invoice, policy, repo.settings, today)
     if balance <= 0:
-        last = max((p.date for p in invoice.payments if p.date <= today), default=None)
-        return f"paid in full{f' on {last}' if last else ''}"
+        return _paid(invoice, today)
+    if not policy.chase_fees and ledger.principal_balance(invoice, today) <= 0:
+        return (
+            f"the invoice is paid; the {balance} {invoice.currency} of late fees left is not "
+            "reminded (the policy says chase_fees: false)"
+        )
     if customer.paused_until and today <= customer.paused_until:
         return f"customer asked us to pause until {customer.paused_until}"
     if invoice.paused_until and today <= invoice.paused_until:
         return f"invoice paused until {invoice.paused_until}"
-    if invoice.promise and today <= invoice.promise.date:
-        return f"customer promised to pay by {invoice.promise.date}: waiting until then"
+    promise = invoice.promise
+    if promise is not None and promise_known(invoice, today) and today <= promise.date:
+        given = f" on {promise.made}" if promise.made else ""
+        return f"customer promised{given} to pay by {promise.date}: waiting until then"
     if balance < policy.min_balance:
         return (
             f"balance {balance} {invoice.currency} is below the policy minimum {policy.min_balance}"
         )
     return None
+
+
+def _paid(invoice: Invoice, today: date) -> str:
+    last = max((p.date for p in invoice.payments if p.date <= today), default=None)
+    text = f"paid in full{f' on {last}' if last else ''}"
+    earned = ledger.discount_earned(invoice, today)
+    if earned:
+        text += f", with the early-payment discount of {earned} {invoice.currency}"
+    return text
 
 
 # -- the decision -----------------------------------------------------------------------------
@@ -197,18 +262,24 @@ def stop_reason(
 def decide_invoice(
     repo: Repository, log: LogIndex, invoice: Invoice, today: date, explain: bool = False
 ) -> tuple[str | None, list[Decision]]:
-    """(why nothing is sent, or None; every decision for the invoice's current obligation)."""
+    """(why nothing is sent, or None; every decision for the invoice's current obligation).
+    With `explain`, occurrences after today are included too (status `future`)."""
     customer = repo.customers[invoice.customer]
     policy = repo.policy_for(invoice)
     assert policy is not None  # validation guarantees it
     reason = stop_reason(repo, invoice, policy, customer, today)
+    reason = reason or feedback.waiting(log, invoice.id, today)
     if reason is not None and not explain:
         return reason, []
     current = ledger.current_obligation(invoice, today) or ledger.obligations(invoice, today)[-1]
     installment = current.number if invoice.installments else None
     until = None if explain else today
+
+    def sent_on(step: str) -> date | None:
+        return log.first_sent(invoice.id, installment, step)
+
     decisions: list[Decision] = []
-    for occ in occurrences(policy, current.due, until):
+    for occ in occurrences(policy, current.due, until, sent_on):
         for channel in occ.step.channels:
             key = str(Key(invoice.id, installment, occ.step.id, occ.date, channel))
             status, why = _status(log, key, occ, today, reason)
@@ -250,10 +321,10 @@ def _status(
             "missed": f"missed{when}",
         }
         return state.status, words.get(state.status, state.status)
-    if occ.date > today:
-        return "future", f"scheduled for {occ.date} (day {occ.day})"
     if stopped is not None:
         return "stopped", stopped
+    if occ.date > today:
+        return "future", f"scheduled for {occ.date} (day {occ.day})"
     return "candidate", ""
 
 
@@ -266,24 +337,21 @@ def _resolve_candidates(
     customer: Customer,
 ) -> list[Decision]:
     """Of the occurrences not yet sent, per channel: the most advanced recent one is due."""
-    progressed: dict[str, tuple[int, date]] = {}
+    progressed: dict[str, Decision] = {}
     for d in decisions:
-        if d.status in ("sent", "unknown", "failed", "claimed"):
-            mark = (d.step_index, d.occurrence)
-            progressed[d.channel] = max(progressed.get(d.channel, mark), mark)
+        if d.status in ("sent", "unknown", "failed", "claimed") and (
+            d.channel not in progressed or d.rank > progressed[d.channel].rank
+        ):
+            progressed[d.channel] = d
     candidates = [d for d in decisions if d.status == "candidate"]
-    handled = {d.key for d in candidates if _handled_by_note(log, d)}
-    resumed = resumed_on(invoice, customer, today)
+    handled = {d.key for d in candidates if _handled_by_note(log, d, today)}
+    resumed = feedback.resumed(resumed_on(invoice, customer, today), log, invoice.id, today)
     recent = {
         d.key for d in candidates if d.key not in handled and _in_window(d, policy, today, resumed)
     }
     best: dict[str, Decision] = {}
     for d in candidates:
-        if d.key in recent and (
-            d.channel not in best
-            or (d.step_index, d.occurrence)
-            > (best[d.channel].step_index, best[d.channel].occurrence)
-        ):
+        if d.key in recent and (d.channel not in best or d.rank > best[d.channel].rank):
             best[d.channel] = d
     business_today = calendar.is_business_day(today, policy.calendar)
     return [
@@ -309,7 +377,7 @@ def _final(
     handled: bool,
     recent: bool,
     best: dict[str, Decision],
-    progressed: dict[str, tuple[int, date]],
+    progressed: dict[str, Decision],
     policy: Policy,
     today: date,
     business_today: bool,
@@ -331,11 +399,16 @@ def _final(
         return replace(
             d,
             status="superseded",
-            reason=f"superseded by the more advanced '{top.step}' of {top.occurrence}",
+            reason=f"superseded by the more advanced '{top.step}' of {top.occurrence} "
+            f"(day {top.day})",
         )
     done = progressed.get(d.channel)
-    if done is not None and done > (d.step_index, d.occurrence):
-        return replace(d, status="superseded", reason="a more advanced reminder was already sent")
+    if done is not None and done.rank > d.rank:
+        return replace(
+            d,
+            status="superseded",
+            reason=f"a more advanced reminder ('{done.step}', day {done.day}) was already sent",
+        )
     if not business_today:
         return replace(
             d,
@@ -345,17 +418,22 @@ def _final(
                 "one"
             ),
         )
-    return replace(d, status="due", reason=due_reason(d, today, invoice))
+    return replace(d, status="due", reason=due_reason(d, policy, today, invoice))
 
 
-def due_reason(d: Decision, today: date, invoice: Invoice) -> str:
-    if d.day == 0:
+def due_reason(d: Decision, policy: Policy, today: date, invoice: Invoice) -> str:
+    step = policy.steps[d.step_index]
+    if step.after is not None:
+        leader = next(s for s in policy.steps if s.id == step.after.step)
+        since = "the deadline of" if leader.deadline_days else "sending"
+        when = f"{step.after.business_days} business days after {since} '{leader.id}'"
+    elif d.day == 0:
         when = f"on the due date {d.due}"
     else:
         when = f"{abs(d.day)} days {'before' if d.day < 0 else 'after'} the due date {d.due}"
     text = f"{d.step}: {when}"
     nominal = d.due + timedelta(days=d.day)
-    if d.occurrence != nominal and d.occurrence == today:
+    if step.after is None and d.occurrence != nominal and d.occurrence == today:
         text += f", moved from {nominal} (not a business day)"
     if d.occurrence != today:
         text += f"; was due {d.occurrence}, sent now after missed runs"
@@ -378,19 +456,21 @@ def _in_window(d: Decision, policy: Policy, today: date, resumed: date | None = 
 
 def resumed_on(invoice: Invoice, customer: Customer, today: date) -> date | None:
     """The day after the last pause that has ended by today, if any."""
+    promise = invoice.promise
     ends = [
         customer.paused_until,
         invoice.paused_until,
-        invoice.promise.date if invoice.promise else None,
+        promise.date if promise is not None and promise_known(invoice, today) else None,
     ]
     ended = [end for end in ends if end is not None and end < today]
     return max(ended) + ONE_DAY if ended else None
 
 
-def _handled_by_note(log: LogIndex, d: Decision) -> bool:
+def _handled_by_note(log: LogIndex, d: Decision, today: date) -> bool:
+    """A contact a person recorded by hand (known from its date on) covers the occurrence."""
     for note in log.notes_for(d.invoice):
         noted = note.day
-        if noted is None:
+        if noted is None or noted > today:
             continue
         step = note.get("step")
         if step and step == d.step and d.occurrence <= noted:
@@ -437,6 +517,9 @@ def plan(
             _opted_out_everywhere(result, group)  # every number said STOP: not a failure
             continue
         result.deliveries.append(delivery)
+    from runner.feedback import tasks  # builds on this module
+
+    tasks.add(repo, log, result, now, wanted)
     return result
 
 
@@ -450,10 +533,20 @@ def _opted_out_everywhere(result: Plan, group: list[Decision]) -> None:
 
 
 def recipients(
-    customer: Customer, step: Step, channel: str, opted_out: set[str] | frozenset[str] = frozenset()
+    repo: Repository,
+    customer: Customer,
+    step: Step,
+    channel: str,
+    opted_out: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[list[Contact], list[Contact]]:
-    to = [c for role in step.roles_for(channel) for c in customer.with_role(role)]
-    cc = [c for role in step.cc for c in customer.with_role(role) if c not in to]
+    """(to, cc) of a step's message on a channel. A task goes to our own people only."""
+    to = [c for role in step.roles_for(channel) for c in repo.people(customer, role, channel)]
+    cc = [
+        c
+        for role in step.cc_for(channel)
+        for c in repo.people(customer, role, channel)
+        if c not in to
+    ]
     if channel == "sms":
         to = [c for c in to if c.phone and not _opted_out(c.phone, opted_out)]
         cc = []
@@ -491,7 +584,9 @@ def _delivery(
 ) -> Delivery:
     customer = repo.customers[customer_id]
     step = repo.policies[policy_id].steps[step_index]
-    to, cc = recipients(customer, step, channel, log.opted_out)
+    to, cc = feedback.reachable(
+        *recipients(repo, customer, step, channel, log.opted_out), channel, log
+    )
     invoices = tuple(dict.fromkeys(d.invoice for d in group))
     first = repo.invoices[invoices[0]]
     open_views = context.statement(repo, customer, today)

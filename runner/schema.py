@@ -12,7 +12,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-KINDS = ("settings", "customer", "invoice", "policy", "case")
+KINDS = ("settings", "customer", "invoice", "policy", "mapping", "case")
 JsonPath = tuple[str | int, ...]
 
 
@@ -114,6 +114,15 @@ def date_problem(value: object) -> str | None:
     if not 1 <= day <= last:
         return f"does not exist: {calendar.month_name[month]} {year} has {last} days"
     return None
+
+
+def is_closure(value: object) -> bool:
+    """A closed day: YYYY-MM-DD, or MM-DD for every year (Feb 29 allowed)."""
+    if not isinstance(value, str):
+        return True
+    if len(value) == 5:
+        return is_date(f"2024-{value}")
+    return is_date(value)
 
 
 def is_money(value: object) -> bool:
@@ -225,6 +234,19 @@ def is_phone(value: object) -> bool:
     return phonenumbers.is_valid_number(number)
 
 
+def is_iban(value: object) -> bool:
+    from schwifty import IBAN
+    from schwifty.exceptions import SchwiftyException
+
+    if not isinstance(value, str):
+        return True
+    try:
+        IBAN(value)
+    except SchwiftyException:
+        return False
+    return True
+
+
 def is_locale(value: object) -> bool:
     from babel import Locale, UnknownLocaleError
 
@@ -245,6 +267,7 @@ def is_country(value: object) -> bool:
 
 _FORMATS: dict[str, Callable[[Any], bool]] = {
     "date": is_date,
+    "closure": is_closure,
     "money": is_money,
     "currency": is_currency,
     "timezone": is_timezone,
@@ -253,10 +276,12 @@ _FORMATS: dict[str, Callable[[Any], bool]] = {
     "locale": is_locale,
     "country": is_country,
     "oneline": is_oneline,
+    "iban": is_iban,
 }
 
 _FORMAT_HELP = {
     "date": "is not a date (write YYYY-MM-DD, e.g. 2026-10-31)",
+    "closure": "is not a day (write YYYY-MM-DD for one day, or MM-DD for every year, e.g. 12-24)",
     "money": 'is not an amount (write it as text with a dot for decimals, e.g. "1250.00")',
     "currency": "is not an ISO 4217 currency code (e.g. EUR, DKK, USD)",
     "timezone": "is not a time zone (use an IANA name, e.g. Europe/Copenhagen)",
@@ -265,6 +290,7 @@ _FORMAT_HELP = {
     "locale": "is not a known locale (e.g. en, da, da_DK, pl, zh, fa)",
     "country": "is not a country the holiday calendar knows (use an ISO code, e.g. DK, PL, CN)",
     "oneline": "has a line break: it goes into e-mail headers, so write it on one line",
+    "iban": "is not a valid IBAN (check the digits; e.g. DK50 0040 0440 1162 43)",
 }
 
 _FORMAT_NAMES = {

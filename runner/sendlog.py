@@ -31,12 +31,14 @@ A `pending` without `until` comes from Nudge before hand-overs were logged: it m
 so it reads as unknown. `superseded` and `missed` record occurrences not sent after missed runs;
 a run that loses a race for its claims cancels those too. Reading is tolerant: union merges
 reorder lines and may repeat them, so entries are deduplicated by id; a truncated last line (a
-crash mid-write) is reported and skipped.
+crash mid-write) is reported and skipped. What came back (runner.feedback) is logged as `bounced`,
+`delayed`, `autoreply`, `reply`, `delivered` and `undelivered`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -114,10 +116,38 @@ class LogIndex:
     opted_out: set[str] = field(default_factory=set)
     unknown: list[Entry] = field(default_factory=list)
     claims: list[Entry] = field(default_factory=list)  # claims of runs that are still going
+    feedback: list[Entry] = field(default_factory=list)  # what came back (runner.feedback)
     _notes_index: dict[str, list[Entry]] | None = field(default=None, repr=False)
+    _by_invoice: dict[str, list[tuple[Key, KeyState]]] | None = field(default=None, repr=False)
+    _feedback_view: Any = field(default=None, repr=False)  # runner.feedback.rules.view()
 
     def state(self, key: str) -> KeyState | None:
         return self.keys.get(key)
+
+    def of_invoice(self, invoice: str) -> list[tuple[Key, KeyState]]:
+        """Every key of an invoice (all installments) with its state (indexed on first use)."""
+        if self._by_invoice is None:
+            grouped: dict[str, list[tuple[Key, KeyState]]] = {}
+            for text, state in self.keys.items():
+                try:
+                    key = Key.parse(text)
+                except ValueError:
+                    continue  # a hand-edited line with a malformed key names no invoice
+                grouped.setdefault(key.invoice, []).append((key, state))
+            self._by_invoice = grouped
+        return self._by_invoice.get(invoice, [])
+
+    def first_sent(self, invoice: str, installment: int | None, step: str) -> date | None:
+        """The day a step was first sent for an invoice (or one installment of it), if it was."""
+        days = [
+            state.day
+            for key, state in self.of_invoice(invoice)
+            if key.step == step
+            and key.installment == installment
+            and state.status == "sent"
+            and state.day is not None
+        ]
+        return min(days, default=None)
 
     def notes_for(self, invoice: str) -> list[Entry]:
         """Contacts recorded by hand for an invoice (indexed: a plan asks for every decision)."""
@@ -131,6 +161,7 @@ class LogIndex:
     def extended(self, extra: list[Entry]) -> LogIndex:
         """This log with more entries (what a forecast assumes was sent)."""
         kept = [state.entry for state in self.keys.values()] + self.notes + self.unknown
+        kept += self.feedback
         merged = index([*kept, *extra])
         merged.opted_out |= self.opted_out
         return merged
@@ -150,6 +181,9 @@ _STAGE = {
     "resolved": 3,
     "reconciled": 3,
 }
+FEEDBACK_STATUSES = frozenset(
+    {"bounced", "delayed", "autoreply", "reply", "delivered", "undelivered"}
+)
 
 
 def _time_order(entry: Entry) -> tuple[str, str]:
@@ -185,6 +219,8 @@ def index(entries: Iterable[Entry], claim_live: ClaimTest | None = None) -> LogI
             result.opted_out.add(str(entry.get("phone")))
         elif status == "optin":
             result.opted_out.discard(str(entry.get("phone")))
+        elif status in FEEDBACK_STATUSES:
+            result.feedback.append(entry)
     for entry in latest.values():
         _settle(result, entry, claim_live)
     result.unknown.sort(key=lambda e: (str(e.get("at", "")), e.id))
@@ -237,7 +273,9 @@ def log_files(root: Path) -> list[Path]:
     return sorted(base.glob("*/*.jsonl")) if base.is_dir() else []
 
 
-def read(root: Path) -> ReadReport:
+def read(root: Path, wanted: re.Pattern[str] | None = None) -> ReadReport:
+    """Every entry of the log (only the lines `wanted` matches, when given: a cheap filter on
+    the text before it is parsed), with the lines that could not be read."""
     from runner import paths
 
     seen: set[str] = set()
@@ -255,7 +293,7 @@ def read(root: Path) -> ReadReport:
             damaged.append((rel, 1, f"cannot read it ({exc.strerror or exc}): skipped"))
             continue
         for number, line in enumerate(text.split("\n"), start=1):
-            if not line or line.isspace():
+            if not line or line.isspace() or (wanted is not None and not wanted.search(line)):
                 continue
             try:
                 raw = loads(line)

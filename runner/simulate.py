@@ -1,6 +1,9 @@
-"""Replaying the schedule over days, as if Nudge had run each morning: for tests and backtests.
+"""Replaying the schedule over days, as if Nudge had run each morning: `backtest`, `nudge test`
+and `plan --days` all go through `replay`, and each day through `schedule.plan`, the function
+`run` uses: what a replay shows is what daily runs would send.
 
-Everything is assumed sent the day it was due (no failures), payments are known from their date.
+Everything is assumed sent the day it was due (no failures); payments, promises and notes are
+known from their date on.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from datetime import date, datetime, timedelta
 from runner import ledger, schedule, sendlog
 from runner.model import Invoice, Repository
 from runner.sendlog import Entry
+
+ONE_DAY = timedelta(days=1)
 
 
 @dataclass
@@ -79,15 +84,19 @@ def replay(
 
 
 def _open_on(repo: Repository, day: date) -> Repository:
-    """Only the invoices that can matter on `day`: issued, and not settled before it."""
-    wanted = {i.id: i for i in repo.invoices.values() if _may_matter(i, day)}
+    """Only the invoices that can matter on `day`: the others (not issued yet, void, written off,
+    settled by the ledger's own rule) get no reminders and are in no statement, so leaving them
+    out changes nothing but the time a long replay takes."""
+    wanted = {i.id: i for i in repo.invoices.values() if _may_matter(repo, i, day)}
     return replace(repo, invoices=wanted) if len(wanted) != len(repo.invoices) else repo
 
 
-def _may_matter(invoice: Invoice, day: date) -> bool:
-    if invoice.issued > day or invoice.void or invoice.written_off:
+def _may_matter(repo: Repository, invoice: Invoice, day: date) -> bool:
+    # `day` is the company's date; a customer's own can be a day either side (time zones), so
+    # only what is certain on both sides is left out (a settled invoice stays settled).
+    if invoice.issued > day + ONE_DAY or invoice.void or invoice.written_off:
         return False
-    return invoice.paid_by(day - timedelta(days=1)) < invoice.amount
+    return not ledger.settled(invoice, repo.policy_for(invoice), repo.settings, day - ONE_DAY)
 
 
 def paid_on(invoice: Invoice) -> date | None:

@@ -27,6 +27,7 @@ from jinja2 import (
     UndefinedError,
     pass_context,
 )
+from jinja2.bccache import BytecodeCache
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -122,9 +123,30 @@ def _environment(loader: BaseLoader, autoescape: bool) -> ImmutableSandboxedEnvi
         lstrip_blocks=True,
         keep_trailing_newline=False,
         auto_reload=False,
+        bytecode_cache=_bytecode_cache("html" if autoescape else "plain"),
     )
     env.filters.update(money=_money, date=_date, percent=_percent, number=_number)
     return env
+
+
+def _bytecode_cache(kind: str) -> BytecodeCache | None:
+    """Compiled templates kept in the user's cache directory beside the load snapshots (each
+    template is keyed by its name and checksummed by its source, so an edit is recompiled); one
+    folder per environment, as the two compile the same source differently. Compiling every
+    template costs a command seconds; loading it back, milliseconds."""
+    from jinja2 import FileSystemBytecodeCache
+
+    from runner import snapshot
+
+    folder = snapshot.directory()
+    if folder is None:
+        return None
+    target = folder / f"jinja-{kind}"
+    try:
+        target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:
+        return None  # a read-only home: compile every time, as before
+    return FileSystemBytecodeCache(str(target))
 
 
 class Renderer:

@@ -7,9 +7,9 @@ import os
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from runner import output, sendlog
+from runner import output, sendlog, yamledit
 from runner.errors import ConfigInvalid, NudgeError
-from runner.model import Repository
+from runner.model import Invoice, Repository
 from runner.repository import Loaded
 
 
@@ -45,13 +45,24 @@ def invoices_of(repo: Repository, target: str) -> tuple[str, list[str]]:
     raise NudgeError(f"'{target}' is neither an invoice nor a customer in this repository")
 
 
+def invoice(repo: Repository, invoice_id: str) -> Invoice:
+    found = repo.invoices.get(invoice_id)
+    if found is None:
+        from runner.schema import _closest
+
+        close = _closest(invoice_id, repo.invoices)
+        hint = f" (did you mean {close}?)" if close else ""
+        raise NudgeError(f"there is no invoice '{invoice_id}' in this repository{hint}")
+    return found
+
+
 def read_log(root: Path) -> tuple[sendlog.LogIndex, sendlog.ReadReport]:
     from runner import claims
     from runner.repository import no_gc
 
     with no_gc():
         report = sendlog.read(root)
-        return sendlog.index(report.entries, claims.live_now()), report
+        return claims.indexed(report.entries), report
 
 
 def add_today(parser: argparse.ArgumentParser) -> None:
@@ -96,3 +107,35 @@ def today_from_environment() -> date | None:
         return parse_day(text)
     except argparse.ArgumentTypeError as exc:
         raise NudgeError(f"{TODAY_VARIABLE}: {exc}") from None
+
+
+def add_write_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dry-run", action="store_true", help="show the change as a diff; write nothing"
+    )
+    parser.add_argument(
+        "--commit", action="store_true", help="commit the files changed (and nothing else)"
+    )
+
+
+def save(args: argparse.Namespace, edits: yamledit.Edits, message: str, repo: Repository) -> int:
+    """The shell of every command that edits files: a diff for --dry-run, else write them all
+    (or none), and with --commit commit just those files with `message`."""
+    if args.dry_run:
+        print(edits.diff() or "(nothing would change)", end="")
+        return 0
+    written = edits.write()
+    if not written:
+        print("nothing changed")
+        return 0
+    for rel in written:
+        print(f"wrote {rel}")
+    if args.commit:
+        from runner import git
+
+        settings = repo.settings
+        sha = git.commit_paths(
+            args.root, written, message, (settings.git_author_name, settings.git_author_email)
+        )
+        print(f"committed {sha[:8]}: {message.splitlines()[0]}")
+    return 0

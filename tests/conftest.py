@@ -7,9 +7,11 @@ company under tests/fixtures/company, always copied to a temporary folder first.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,12 +43,10 @@ def copy_sample(target: Path) -> Path:
     return target
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Load snapshots go to a directory of the test run's own, not the user's cache."""
-    import os
-
-    os.environ["NUDGE_CACHE_DIR"] = str(tmp_path_factory.mktemp("nudge-cache"))
+# Load snapshots go to a directory of the test run's own, never the user's cache; set on import,
+# before any test module loads a repository.
+os.environ["NUDGE_CACHE_DIR"] = tempfile.mkdtemp(prefix="nudge-test-cache-")
+os.environ.pop("NUDGE_TODAY", None)  # a date in the developer's shell must not leak in
 
 
 @pytest.fixture

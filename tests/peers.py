@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -333,11 +333,14 @@ class SmtpPeer:
 
 class SilentPeer:
     """A TCP server on 127.0.0.1 that takes every connection and never says a word (an SMTP
-    server that hangs before its greeting, an API behind a stuck proxy)."""
+    server that hangs before its greeting, an API behind a stuck proxy); with `hang_up`, it
+    closes each connection at once instead (a server that is going down). `accepted` counts
+    the connections."""
 
-    def __init__(self) -> None:
+    def __init__(self, hang_up: bool = False) -> None:
         import socket
 
+        self.hang_up = hang_up
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(128)
@@ -352,6 +355,8 @@ class SilentPeer:
             except OSError:
                 return
             self.accepted.append(connection)
+            if self.hang_up:
+                connection.close()
 
     def __enter__(self) -> SilentPeer:
         self.thread.start()
@@ -394,6 +399,7 @@ def _nullable_to_jsonschema(node: Any) -> Any:
 
 
 MESSAGES_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages.json"
+MESSAGE_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json"
 
 
 class TwilioSpec:
@@ -437,6 +443,47 @@ class TwilioSpec:
         self.list_validator = jsonschema.Draft7Validator(
             {**_nullable_to_jsonschema(listed), "components": components}
         )
+        fetch = spec["paths"][MESSAGE_PATH]["get"]  # Fetch Message: a message's status
+        self.fetch_params = {p["name"]: p["schema"]["pattern"] for p in fetch["parameters"]}
+        fetched = fetch["responses"]["200"]["content"]["application/json"]["schema"]
+        self.fetched_validator = jsonschema.Draft7Validator(
+            {**_nullable_to_jsonschema(fetched), "components": components}
+        )
+        self.fetch_regex = re.compile(
+            "^"
+            + re.escape(MESSAGE_PATH)
+            .replace(re.escape("{AccountSid}"), "(?P<AccountSid>[^/]+)")
+            .replace(re.escape("{Sid}"), "(?P<Sid>[^/]+)")
+            + "$"
+        )
+
+    def fetch_problems(self, request: TwilioRequest) -> list[str]:
+        """Everything wrong with a Fetch Message request, judged by the spec."""
+        match = self.fetch_regex.match(request.path)
+        if request.method.lower() != "get" or match is None:
+            return [f"{request.method} {request.path} is not GET {MESSAGE_PATH}"]
+        out = [
+            f"{name} {match[name]!r} does not match {pattern}"
+            for name, pattern in self.fetch_params.items()
+            if not re.match(pattern, match[name])
+        ]
+        if request.auth is None or request.auth[0] != match["AccountSid"]:
+            out.append("no HTTP basic auth with the account SID of the path")
+        if request.raw:
+            out.append("a GET with a body")
+        return out
+
+    def fetched(self, created: dict[str, Any], status: str, code: int | None) -> dict[str, Any]:
+        """A 200 body for a message fetched later, with its delivery status, checked."""
+        body = {
+            **created,
+            "status": status,
+            "error_code": code,
+            "error_message": f"error {code}" if code else None,
+        }
+        errors = [e.message for e in self.fetched_validator.iter_errors(body)]
+        assert not errors, errors
+        return body
 
     def problems(self, request: TwilioRequest) -> list[str]:
         """Everything wrong with a request, judged by the spec (empty when it conforms)."""
@@ -626,12 +673,14 @@ class TwilioPeer:
     def __init__(self, token: str = TWILIO_TOKEN) -> None:
         self.spec = TwilioSpec()
         self.token = token
-        self.requests: list[TwilioRequest] = []
+        self.requests: list[TwilioRequest] = []  # messages sent (POST)
+        self.fetches: list[TwilioRequest] = []  # statuses asked for (GET)
         self.created: list[dict[str, Any]] = []
         self.script: dict[str, list[Reply]] = {}  # number -> replies to give first, in order
         self.lose: set[str] = set()
         self.hold: set[str] = set()
         self.release = threading.Event()
+        self.status: dict[str, tuple[str, int | None]] = {}  # number -> (status, error code)
         self.lock = threading.Lock()
         peer = self
 
@@ -702,12 +751,14 @@ class TwilioPeer:
             parse_qsl(query, keep_blank_values=True),
         )
         with self.lock:
-            self.requests.append(request)
+            (self.fetches if method == "GET" else self.requests).append(request)
+        if method == "GET" and not self.spec.path_regex.match(path):
+            return self._fetch(request)  # Fetch Message: /Messages/{Sid}.json
         if self.spec.problems(request):
             return twilio_error(400, 21000, "request does not conform to the spec")
         if auth != (TWILIO_SID, self.token):
             return twilio_error(401, 20003, "Authenticate")
-        if method == "GET":
+        if method == "GET":  # List Message
             with self.lock:
                 return Reply(200, self.spec.listed(request, self.messages()))
         if request.to in self.lose:
@@ -730,7 +781,28 @@ class TwilioPeer:
         ]
 
     def posts(self) -> list[TwilioRequest]:
-        return [r for r in self.requests if r.method == "POST"]
+        with self.lock:
+            return list(self.requests)
+
+    def lists(self) -> list[TwilioRequest]:
+        """The List Message requests (status fetches are the other GETs)."""
+        with self.lock:
+            return [r for r in self.fetches if self.spec.path_regex.match(r.path)]
+
+    def _fetch(self, request: TwilioRequest) -> Reply:
+        """Fetch Message: what became of a message this peer created (`status` per number;
+        delivered unless told otherwise)."""
+        if self.spec.fetch_problems(request):
+            return twilio_error(400, 21000, "request does not conform to the spec")
+        if request.auth != (TWILIO_SID, self.token):
+            return twilio_error(401, 20003, "Authenticate")
+        sid = request.path.rsplit("/", 1)[-1].removesuffix(".json")
+        with self.lock:
+            created = next((c for c in self.created if c["sid"] == sid), None)
+        if created is None:
+            return twilio_error(404, 20404, "The requested resource was not found")
+        status, code = self.status.get(created["to"], ("delivered", None))
+        return Reply(200, self.spec.fetched(created, status, code))
 
 
 # -- the repository under test ------------------------------------------------------------------
@@ -744,12 +816,16 @@ def _block(name: str, values: dict[str, Any] | None) -> str:
 
 
 def configure(
-    root: Path, *, email: dict[str, Any] | None = None, sms: dict[str, Any] | None = None
+    root: Path,
+    *,
+    email: dict[str, Any] | None = None,
+    sms: dict[str, Any] | None = None,
+    inbound: dict[str, Any] | None = None,
 ) -> None:
-    """Point settings.yaml's email/sms at local peers (None removes that section or key)."""
+    """Point settings.yaml's email/sms/inbound at local peers (None removes that section)."""
     path = root / "settings.yaml"
     text = path.read_text(encoding="utf-8")
-    for name, values in (("email", email), ("sms", sms)):
+    for name, values in (("email", email), ("sms", sms), ("inbound", inbound)):
         text, count = re.subn(
             rf"(?m)^{name}:\n(?:[ \t]+.*\n|\n)*", _block(name, values) + "\n", text
         )
@@ -900,6 +976,14 @@ class Scenarios:
     def __call__(self, function: Callable[..., Ran]) -> Callable[..., Ran]:
         self.functions[function.__name__] = function
         return function
+
+    def started(self, factory: Any) -> Iterator[dict[str, Any]]:
+        """Every scenario started, each with its own folder and a throwaway CA: what a module's
+        fixture yields (`yield from scenario.started(tmp_path_factory)`)."""
+        certs = make_certs(factory.mktemp("certs"))
+        pool, futures = self.start(factory.mktemp, certs)
+        yield futures
+        pool.shutdown(wait=True)
 
     def start(self, folder: Callable[[str], Path], *args: Any):  # type: ignore[no-untyped-def]
         from concurrent.futures import ThreadPoolExecutor

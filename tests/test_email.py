@@ -164,10 +164,7 @@ def relay(folder: Path, certs: Certs) -> Ran:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future[Ran]]]:
-    certs = make_certs(tmp_path_factory.mktemp("certs"))
-    pool, futures = scenario.start(tmp_path_factory.mktemp, certs)
-    yield futures
-    pool.shutdown(wait=True)
+    yield from scenario.started(tmp_path_factory)
 
 
 # -- a good server --------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Repository, list[O
     plan = schedule.plan(repo, log, schedule.noon(date(2026, 11, 23), "Europe/Copenhagen"))
     renderer = Renderer(FileSystemLoader(str(root / "templates")))
     out = [
-        compose(repo, d, renderer, root)
+        compose(repo, d, renderer, root, log)
         for d in plan.deliveries
         if d.channel in ("email", "task") and d.to
     ]

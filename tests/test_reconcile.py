@@ -2,7 +2,8 @@
 
 The Twilio half runs end to end in tests/test_crash.py (a killed run, the real twilio client
 reading a spec-checked list); here the decision itself, row by row: what counts as proof that a
-message went, that it did not, and what is left for a person.
+message went, that it did not, and what is left for a person. (E-mail copies found in the
+mailbox: tests/test_feedback_record.py and test_feedback_loop.py.)
 """
 
 from __future__ import annotations
@@ -114,23 +115,10 @@ def test_reconciled_entries_make_the_key_sent_or_due_again() -> None:
     entry = unknown()
     for sent, status in ((True, "sent"), (False, None)):
         settled = [reconcile.Settlement(entry, sent, "evidence", "SM1" if sent else "")]
-        written = [Entry(raw) for raw in reconcile.entries(settled, "run-2", "2026-11-24T06:17Z")]
+        written = [
+            Entry({**raw, "at": "2026-11-24T06:17:00Z"}) for raw in reconcile.entries(settled)
+        ]
         log = index([entry, *written])
         state = log.state("INV-1023/tier-3/2026-11-23/sms")
         assert (state.status if state else None) == status
         assert log.unknown == []
-
-
-def test_the_email_seam_settles_only_what_arrived() -> None:
-    mailed = Entry(
-        {
-            "delivery": "d2",
-            "status": "handover",
-            "channel": "email",
-            "keys": ["INV-1/tier-1/2026-11-23/email"],
-            "message_id": "<nudge.abc@nordlys.example>",
-        }
-    )
-    other = Entry({**mailed.raw, "delivery": "d3", "message_id": "<nudge.def@nordlys.example>"})
-    settled = reconcile.settle_email([mailed, other], {"<nudge.abc@nordlys.example>"})
-    assert [(s.entry.delivery, s.sent) for s in settled] == [("d2", True)]

@@ -6,7 +6,6 @@ import random
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,9 +14,9 @@ from runner import calendar, repository, schedule, sendlog
 from runner.model import Invoice, Payment, Repository
 from runner.simulate import mornings, replay
 
-from conftest import ROOT
+from conftest import FIXTURE
 
-SAMPLE = repository.load(Path(ROOT)).repo
+SAMPLE = repository.load(FIXTURE).repo
 
 
 def only(invoices: list[Invoice]) -> Repository:
@@ -101,10 +100,11 @@ def test_five_stage_never_paid_from_day_minus_5_to_140() -> None:
         ("2026-04-20", "hold", "email"),
         ("2026-04-27", "hold", "email"),
         ("2026-05-04", "hold", "email"),
-        # 5. litigation: final warning on day 121, counsel on day 131 (a Saturday: Monday)
+        # 5. litigation: final warning on day 121 with a 10-day deadline (Saturday 16 May, so
+        # Monday 18 May); counsel takes over on the first business day after it
         ("2026-05-06", "final", "email"),
         ("2026-05-06", "final", "letter"),
-        ("2026-05-18", "counsel", "task"),
+        ("2026-05-19", "counsel", "task"),
     ]
     hold = next(d for d in sent if d.step == "hold")
     assert hold.cc == ("finance@acme-industrial.example", "ops@acme-industrial.example") or hold.cc

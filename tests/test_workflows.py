@@ -3,6 +3,7 @@ order, in a clone with a bare remote standing in for GitHub — so what runs in 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -253,3 +254,64 @@ def test_report_steps_write_the_summary_and_the_page(
     assert ran == ["Install", "Report"]
     assert summary.read_text().startswith("## Nudge report, ")
     assert (work / "report" / "report.html").read_text().startswith("<!doctype html>")
+
+
+def test_import_shares_the_reminders_group_and_runs_before_them() -> None:
+    imports = yaml.safe_load((WORKFLOWS / "import.yml").read_text())
+    remind = yaml.safe_load((WORKFLOWS / "remind.yml").read_text())
+    assert imports["concurrency"] == remind["concurrency"]
+    assert imports["concurrency"]["cancel-in-progress"] is False
+    assert imports["jobs"]["import"]["permissions"] == {"contents": "write"}
+    minute, hour = imports[True]["schedule"][0]["cron"].split()[:2]
+    r_minute, r_hour = remind[True]["schedule"][0]["cron"].split()[:2]
+    assert (int(hour), int(minute)) < (int(r_hour), int(r_minute))
+
+
+def test_import_steps_commit_the_payments_before_the_reminders_run(
+    github: tuple[Path, Path], runner_env: dict[str, str], tmp_path: Path
+) -> None:
+    bare, work = github
+    # the bank's export job commits the statement of the day
+    folder = work / "imports" / "statements"
+    folder.mkdir(parents=True)
+    shutil.copy2(ROOT / "tests" / "fixtures" / "imports" / "camt053-danske-2026-12-03.xml", folder)
+    git(work, "add", "-A")
+    git(
+        work, "-c", "user.name=Bank", "-c", "user.email=b@example.com", "commit", "-qm", "statement"
+    )
+    git(work, "push", "-q", "origin", "main")
+    before_import = tmp_path / "before"
+    git(tmp_path, "clone", "-q", str(bare), str(before_import))
+    summary = tmp_path / "summary.md"
+    context = {"github.event.repository.default_branch": "main"}
+    ran = run_steps("import.yml", work, runner_env, context, summary)
+    assert ran == ["Install", "Sync with the remote branch", "Validate", "Import", "Push"]
+    text = summary.read_text()
+    assert "**payments from imports/statements/camt053-danske-2026-12-03.xml" in text
+    assert "- INV-1021: paid 7,350.00 EUR on 2026-12-03" in text
+    subject = git(bare, "log", "-1", "--format=%s%n%an", "main")
+    assert subject.startswith("nudge import: payments from imports/statements/camt053")
+    assert subject.endswith("\nnudge-bot")  # the settings' author: CI has no identity of its own
+    # the reminder run that follows sees the payments: Acme's invoices are not reminded
+    assert {"INV-1021", "INV-1034", "INV-1042"} <= planned(before_import, runner_env)
+    fresh = tmp_path / "fresh"
+    git(tmp_path, "clone", "-q", str(bare), str(fresh))
+    after = planned(fresh, runner_env)
+    assert not {"INV-1021", "INV-1034", "INV-1042"} & after and "INV-1031" in after
+    # a second run the same morning has nothing left to do
+    summary.write_text("")
+    run_steps("import.yml", work, runner_env, context, summary)
+    assert "nothing to import" in summary.read_text()
+
+
+def planned(checkout: Path, env: dict[str, str]) -> set[str]:
+    """The invoices the plan of the morning after the statement reminds."""
+    done = subprocess.run(
+        ["nudge", "plan", "--format", "json"],
+        cwd=checkout,
+        env={**env, "NUDGE_TODAY": "2026-12-04"},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    return {i for d in json.loads(done.stdout)["deliveries"] for i in d["invoices"]}

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import aiosmtplib
 
 from runner.channels import Handover, Outcome, Status
-from runner.compose import Outgoing, envelope, message_id
+from runner.compose import Outgoing, envelope, message_id, return_path_of
 from runner.errors import NudgeError
 from runner.mime import wire_bytes
 from runner.model import EmailSettings, Repository
@@ -170,7 +170,7 @@ class Smtp:
     async def _transaction(
         self, client: aiosmtplib.SMTP, message: Outgoing, data: bytes, handover: Handover
     ) -> tuple[Outcome, bool]:
-        sender = self.repo.settings.company.email
+        sender = return_path_of(self.repo.settings)
         recipients = envelope(message, self.settings.bcc)
         data_sent = False
         try:
@@ -198,7 +198,9 @@ class Smtp:
             return Outcome(
                 "sent",
                 provider_id=response.message.strip()[:200]
-                or message_id(message.delivery, sender.rsplit("@", 1)[-1]),
+                or message_id(
+                    message.delivery, self.repo.settings.company.email.rsplit("@", 1)[-1]
+                ),
                 refused=tuple(refused),
                 reason="; ".join(f"refused {r}" for r in refused),
             ), True

@@ -66,23 +66,7 @@ class TwilioSms:
         return _combine(done, results)
 
     def _client(self) -> Any:
-        from twilio.http.http_client import TwilioHttpClient
-        from twilio.rest import Client
-
-        class Remembering(TwilioHttpClient):
-            def request(self, *args: Any, **kwargs: Any) -> Any:
-                response = super().request(*args, **kwargs)
-                # header names are case-insensitive; a plain dict of requests' headers
-                # would miss a `retry-after` sent in lower case
-                self.last_headers = {k.lower(): v for k, v in (response.headers or {}).items()}
-                return response
-
-        client = Client(
-            self.account_sid, self.auth_token, http_client=Remembering(timeout=self.timeout)
-        )
-        if self.settings.api_base:
-            client.api.base_url = self.settings.api_base.rstrip("/")
-        return client
+        return client(self.settings, self.account_sid, self.auth_token, self.timeout)
 
     def _post(self, number: str, body: str) -> Outcome:
         import requests
@@ -149,6 +133,25 @@ class TwilioSms:
                 "outcomes stay for the next run or a person"
             ) from None
         return Listing(tuple(found), complete=len(found) < limit)
+
+
+def client(settings: SmsSettings, account_sid: str, auth_token: str, timeout: float) -> Any:
+    """The twilio client for these settings (also used to ask about messages already sent)."""
+    from twilio.http.http_client import TwilioHttpClient
+    from twilio.rest import Client
+
+    class Remembering(TwilioHttpClient):
+        def request(self, *args: Any, **kwargs: Any) -> Any:
+            response = super().request(*args, **kwargs)
+            # header names are case-insensitive; a plain dict of requests' headers
+            # would miss a `retry-after` sent in lower case
+            self.last_headers = {k.lower(): v for k, v in (response.headers or {}).items()}
+            return response
+
+    made = Client(account_sid, auth_token, http_client=Remembering(timeout=timeout))
+    if settings.api_base:
+        made.api.base_url = settings.api_base.rstrip("/")
+    return made
 
 
 def _before_request(exc: BaseException) -> bool:

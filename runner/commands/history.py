@@ -31,7 +31,15 @@ def run(args: argparse.Namespace) -> int:
     root: Path = args.root
     repo = workspace.load_valid(root).repo
     customer_id, invoice_ids = workspace.invoices_of(repo, args.target)
-    events = _file_events(root, repo, customer_id, invoice_ids)
+    imported = import_events(root, set(invoice_ids))
+    by_import = {e.commit for e in imported if e.commit}
+    # a file change an import made is told by the import's own line, which says where it came from
+    events = [
+        e
+        for e in _file_events(root, repo, customer_id, invoice_ids)
+        if not (e.kind == "change" and e.commit in by_import)
+    ]
+    events += imported
     events += _log_events(root, set(invoice_ids), customer_id)
     events.sort(key=lambda e: e.when)
     if args.format == "json":
@@ -58,7 +66,7 @@ def _table(target: str, repo: Repository, events: list[Event]) -> str:
         parts = [e.who] if e.who else []
         if e.commit:
             parts.append(
-                ("" if e.kind == "change" or e.kind == "policy" else "config ") + e.commit[:8]
+                ("" if e.kind in ("change", "policy", "import") else "config ") + e.commit[:8]
             )
         by = f"  ({', '.join(parts)})" if parts else ""
         lines.append(f"{e.when[:16].replace('T', ' '):<16}  {e.kind:<9} {e.what}{by}")
@@ -176,11 +184,70 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+# -- imports ---------------------------------------------------------------------------------
+
+
+def import_events(root: Path, invoice_ids: set[str]) -> list[Event]:
+    """What imported files did to these invoices (imports/applied.jsonl), each with the commit
+    that recorded it."""
+    from runner.imports import record
+
+    events = []
+    for entry in record.entries(root):
+        changes = [c for c in entry.get("changes", ()) if c.get("invoice") in invoice_ids]
+        if not changes:
+            continue
+        sha, when, who = _recorded_by(root, str(entry.get("sha256", "")))
+        for change in changes:
+            events.append(
+                Event(
+                    when or str(entry.get("at", "")), "import", _imported(entry, change), who, sha
+                )
+            )
+    return events
+
+
+def _recorded_by(root: Path, sha256: str) -> tuple[str, str, str]:
+    from runner.imports.record import RECORD
+
+    if not sha256 or not git.is_repo(root):
+        return "", "", ""
+    out = git.out(root, "log", "--reverse", "--format=%H%x1f%aI%x1f%an", "-S", sha256, "--", RECORD)
+    first = out.splitlines()[0].split("\x1f") if out else []
+    return (first[0], first[1], first[2]) if len(first) == 3 else ("", "", "")
+
+
+def _imported(entry: dict[str, Any], change: dict[str, Any]) -> str:
+    from decimal import Decimal
+
+    from runner.bookkeeping import shown
+
+    invoice = change.get("invoice")
+    source = entry.get("file", "")
+    action = change.get("action")
+    if action == "paid":
+        amount = Decimal(str(change.get("amount", "0")))
+        money = shown(abs(amount), str(change.get("currency", "")))
+        verb = "payment reversed" if amount < 0 else "paid"
+        if entry.get("kind") == "payments":
+            outcome = f": {change['outcome']}" if change.get("outcome") else ""
+            return (
+                f"{invoice}: {verb} {money}, bank statement {entry.get('statement_date', '')}, "
+                f"transaction {change.get('ref', '')} ({source}){outcome}"
+            )
+        return f"{invoice}: {verb} {money}, per the accounting export {source}"
+    if action == "created":
+        return f"{invoice}: imported from {source} row {change.get('row')}"
+    fields = "; ".join(f"{k} {a} -> {b}" for k, (a, b) in change.get("fields", {}).items())
+    return f"{invoice}: updated from {source} row {change.get('row')}: {fields}"
+
+
 # -- the send log ------------------------------------------------------------------------------
 
 
 def _log_events(root: Path, invoice_ids: set[str], customer_id: str) -> list[Event]:
-    from runner.sendlog import read
+    from runner.feedback import report as came_back
+    from runner.sendlog import FEEDBACK_STATUSES, read
 
     events = []
     entries = read(root).entries
@@ -217,6 +284,8 @@ def _log_events(root: Path, invoice_ids: set[str], customer_id: str) -> list[Eve
             what = (
                 f"outcome settled from the provider's records: {verdict} ({entry.get('evidence')})"
             )
+        elif status in FEEDBACK_STATUSES:
+            what = came_back.describe(entry)
         events.append(Event(when, status, what, commit=str(entry.get("commit") or "")))
     return events
 

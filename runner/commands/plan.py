@@ -10,7 +10,7 @@ from pathlib import Path
 from runner import render_plan, workspace
 from runner.errors import NudgeError
 from runner.model import Repository
-from runner.schedule import Plan, plan
+from runner.schedule import Plan
 from runner.sendlog import LogIndex
 
 
@@ -67,11 +67,11 @@ def run(args: argparse.Namespace) -> int:
         base = plandiff.plans_at(args.root, args.against, log, start, args.days, args.only)
         print(plandiff.render(plandiff.compare(base, plans), args.format, args.against))
         return 0
-    print(render_plan.render(plans, args.format, sms_sizes(loaded.repo, args.root, plans)))
+    print(render_plan.render(plans, args.format, sms_sizes(loaded.repo, args.root, plans, log)))
     return 0
 
 
-def sms_sizes(repo: Repository, root: Path, plans: list[Plan]) -> render_plan.Sizes:
+def sms_sizes(repo: Repository, root: Path, plans: list[Plan], log: LogIndex) -> render_plan.Sizes:
     """Each planned text message rendered and measured: its encoding and segment count."""
     texts = [d for p in plans for d in p.deliveries if d.channel == "sms" and d.to]
     if not texts:
@@ -86,21 +86,20 @@ def sms_sizes(repo: Repository, root: Path, plans: list[Plan]) -> render_plan.Si
     sizes: render_plan.Sizes = {}
     for delivery in texts:
         try:
-            sizes[delivery.id] = sms.measure(compose(repo, delivery, renderer, root).text.strip())
+            text = compose(repo, delivery, renderer, root, log).text
+            sizes[delivery.id] = sms.measure(text.strip())
         except RenderError:
             continue  # validation reports it; the plan still shows the message
     return sizes
 
 
 def _explain(repo: Repository, log: LogIndex, start: datetime, target: str, form: str) -> int:
+    from runner.explain import explain
+
     _, invoice_ids = workspace.invoices_of(repo, target)
-    result = plan(repo, log, start, explain=True, only=invoice_ids)
+    result = explain(repo, log, start, invoice_ids)
     if form == "json":
-        print(
-            json.dumps(
-                render_plan.explain_json(repo, result, invoice_ids), indent=2, ensure_ascii=False
-            )
-        )
+        print(json.dumps(render_plan.explain_json(repo, result), indent=2, ensure_ascii=False))
     else:
-        print(render_plan.explain_text(repo, result, invoice_ids))
+        print(render_plan.explain_text(repo, result))
     return 0

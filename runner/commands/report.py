@@ -67,6 +67,8 @@ def as_json(f: Figures) -> str:
                 ],
                 "open_tasks": f.open_tasks,
                 "unknown": f.unknown,
+                "unreachable": f.unreachable,
+                "replies": f.replies,
                 "steps": f.steps,
                 "agency": f.agency,
                 "activity": [{"week": w, "reminders": r, "payments": p} for w, r, p in f.activity],
@@ -151,6 +153,36 @@ def _sections(f: Figures) -> list[tuple[str, list[str], list[list[str]]]]:
             "Outcome unknown: a person must check (nudge resolve KEY --sent|--not-sent)",
             ["date", "customer", "keys"],
             [[str(u["date"]), str(u["customer"]), _joined(u["keys"])] for u in f.unknown],
+        ),
+        (
+            "Bounced addresses and undelivered numbers (left out of reminders: fix the customer "
+            "file)",
+            ["since", "customer", "contact", "address", "why"],
+            [
+                [
+                    str(u["since"]),
+                    str(u["customer"]),
+                    f"{u['contact']} ({u['role']})",
+                    str(u["address"]),
+                    str(u["reason"]),
+                ]
+                for u in f.unreachable
+            ],
+        ),
+        (
+            "Replies waiting for an answer (their reminders wait; `nudge note` when answered)",
+            ["date", "customer", "invoice", "from", "subject", "waits until"],
+            [
+                [
+                    str(r["date"]),
+                    str(r["customer"]),
+                    str(r["invoice"]),
+                    str(r["from"]),
+                    str(r["subject"]),
+                    str(r["waits_until"]),
+                ]
+                for r in f.replies
+            ],
         ),
     ]
 

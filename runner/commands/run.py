@@ -16,6 +16,7 @@ from typing import Any
 from runner import reconcile, workspace
 from runner.deliver import Batch, Deadline, Job, now_stamp
 from runner.errors import NudgeError
+from runner.feedback.collect import read_what_came_back
 from runner.model import Repository
 from runner.output import counted
 from runner.repository import Loaded
@@ -62,12 +63,14 @@ def run(args: argparse.Namespace) -> int:
     for file, line, why in report.damaged:
         print(f"{file}:{line}: warning: {why}", file=sys.stderr)
     now = workspace.now(args, repo.settings.defaults.timezone)
+    came_back = read_what_came_back(args, repo, log, report, now)  # bounces, replies, SMS status
+    log = came_back.log
     settled: list[reconcile.Settlement] = []
     unsettled: list[str] = []
     if not args.dry_run:
         settled, unsettled, log = _reconcile(args, loaded, log, now, deadline)
     today_plan = plan(repo, log, now, only=args.only)
-    jobs = _compose(loaded, root, today_plan)
+    jobs = _compose(loaded, root, today_plan, log)
     if args.dry_run:
         print(_dry_run(today_plan, jobs))
         return 0
@@ -79,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     code = summary.exit_code
     if publisher is not None:
         code = max(code, _publish_outcomes(publisher, summary))
+    came_back.finish()  # says what came back; marks it read now that the log is safe
     for sentence in summary.stops():
         print(f"nudge: {sentence}", file=sys.stderr)
     return code
@@ -124,7 +128,7 @@ def _write_unpushed(publisher: Any, summary: Summary) -> None:
             handle.write("\n### Log lines not pushed\n\n```\n" + text + "```\n")
 
 
-def _compose(loaded: Loaded, root: Path, today_plan: Plan) -> list[Job]:
+def _compose(loaded: Loaded, root: Path, today_plan: Plan, log: LogIndex) -> list[Job]:
     from jinja2 import FileSystemLoader
 
     from runner.compose import compose
@@ -144,7 +148,7 @@ def _compose(loaded: Loaded, root: Path, today_plan: Plan) -> list[Job]:
             )
             continue
         try:
-            jobs.append(Job(delivery, compose(loaded.repo, delivery, renderer, root)))
+            jobs.append(Job(delivery, compose(loaded.repo, delivery, renderer, root, log)))
         except (RenderError, NudgeError) as exc:
             jobs.append(Job(delivery, None, f"cannot render: {exc}"))
     return jobs
@@ -298,7 +302,8 @@ def _reconcile(
     if not settled:
         return [], failed, log
     writer = Writer(args.root, now.astimezone(zone(repo.settings.defaults.timezone)).date())
-    writer.append_many(reconcile.entries(settled, transports.run_id(), now_stamp()))
+    stamp = {"at": now_stamp(), "run": transports.run_id()}
+    writer.append_many([{**raw, **stamp} for raw in reconcile.entries(settled)])
     return settled, failed, workspace.read_log(args.root)[0]
 
 

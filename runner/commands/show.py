@@ -43,6 +43,12 @@ def run(args: argparse.Namespace) -> int:
     from runner.templates import Renderer
 
     entry = find(args.root, args.key)
+    if str(entry.get("template", "")).startswith("nudge:"):
+        raise NudgeError(
+            "that is a task Nudge wrote about what came back (a bounce or a reply), not a "
+            f"template: its text is in `nudge history {entry.get('customer')}`"
+        )
+    log, _ = workspace.read_log(args.root)
     commit = entry.get("commit")
     if not commit:
         raise NudgeError(
@@ -72,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
             total_due=Decimal(0),
             currency="",
         )
-        message = compose(repo, delivery, Renderer(FileSystemLoader(str(root / "templates"))), root)
+        renderer = Renderer(FileSystemLoader(str(root / "templates")))
+        message = compose(repo, delivery, renderer, root, log)
         if args.part == "subject":
             print(message.subject)
         elif args.part == "html":
