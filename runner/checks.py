@@ -13,7 +13,7 @@ from pathlib import Path
 
 from jinja2 import FileSystemLoader
 
-from runner import context, ledger, parallel, sms
+from runner import context, ledger, parallel, paths, sms
 from runner.errors import Problem
 from runner.model import Customer, Invoice, Policy, Repository, Step, locale_chain
 from runner.repository import Loaded, Source
@@ -232,6 +232,41 @@ def _article(need: str) -> str:
 
 
 # -- templates ---------------------------------------------------------------------------------
+
+
+def all_problems(loaded: Loaded, root: Path) -> list[Problem]:
+    """Every problem `validate` finds, sorted. The template checks (the slow part) are kept with
+    the load, in its snapshot, so the next command on unchanged files does not render again."""
+    if loaded.template_problems is None:
+        loaded.template_problems = list(templates(loaded, root))
+        if loaded.fingerprint is not None:
+            from runner import snapshot
+
+            snapshot.save(root, loaded.fingerprint, loaded, loaded.started_ns)
+    found = loaded.problems + loaded.template_problems + list(attachments(loaded, root))
+    return sorted(set(found))
+
+
+def attachments(loaded: Loaded, root: Path) -> Iterator[Problem]:
+    """Invoice PDFs: inside the repository (never a file a link leads out to), and there.
+    Checked on every load: the files are not among those a snapshot is keyed by."""
+    for invoice in loaded.repo.invoices.values():
+        if not invoice.attachment:
+            continue
+        path = root / invoice.attachment
+        where = loaded.sources[("invoice", invoice.id)]
+        if not paths.is_inside(root, path):
+            yield where.problem(
+                ("attachment",),
+                f"attachment: '{invoice.attachment}' is outside the repository (or a link "
+                "leading out of it): Nudge attaches only files inside the repository",
+            )
+        elif not path.is_file():
+            yield where.problem(
+                ("attachment",),
+                f"attachment: '{invoice.attachment}' does not exist: e-mails go without it",
+                severity="warning",
+            )
 
 
 PARALLEL_CUSTOMERS = 2000

@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 
-from runner import context
+from runner import context, paths
 from runner.errors import NudgeError
 from runner.model import Contact, Repository, Settings
 from runner.schedule import Delivery, address, recipients, zone
@@ -83,7 +83,10 @@ def compose(
     attachments = tuple(
         root / inv.attachment
         for inv in invoices
-        if inv.attachment and delivery.channel == "email" and (root / inv.attachment).is_file()
+        if inv.attachment
+        and delivery.channel == "email"
+        and (root / inv.attachment).is_file()
+        and paths.is_inside(root, root / inv.attachment)  # never a file outside the repository
     )
     return Outgoing(
         delivery, rendered.subject, rendered.text, rendered.html, tuple(to), tuple(cc), attachments

@@ -15,9 +15,12 @@ class NudgeError(Exception):
 
 
 class ConfigInvalid(NudgeError):
-    """The repository does not validate; commands that send refuse to run."""
+    """The repository does not validate: every command refuses it, with exit 1, or 2 from a
+    command that would send (so a workflow tells "nothing was sent" from a failed send)."""
 
-    exit_code = 2
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @dataclass(frozen=True, order=True)

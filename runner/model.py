@@ -302,7 +302,12 @@ class PaymentInfo:
         return next(iter(by_locale.values()), "")
 
     def link_for(self, invoice: str, customer: str) -> str:
-        return self.link.replace("{invoice}", invoice).replace("{customer}", customer)
+        """The payment link, with the ids percent-encoded (FV/2026/11/201 stays one segment)."""
+        from urllib.parse import quote
+
+        return self.link.replace("{invoice}", quote(invoice, safe="")).replace(
+            "{customer}", quote(customer, safe="")
+        )
 
 
 @dataclass(frozen=True)
@@ -318,12 +323,13 @@ class EmailSettings:
     host: str
     port: int = 587
     security: str = "starttls"
-    username_env: str | None = None
-    password_env: str | None = None
+    username_env: str = "SMTP_USERNAME"
+    password_env: str = "SMTP_PASSWORD"
     sender: str | None = None
     timeout: float = 30.0
     max_connections: int = 8
     bcc: str | None = None
+    auth: str = "login"  # or "none": a relay that takes mail without a login
 
 
 @dataclass(frozen=True)
@@ -373,6 +379,7 @@ class Settings:
     calendar: Calendar = field(default_factory=Calendar)  # the company's; a policy may override
     start: date | None = None  # the day Nudge took over reminding: nothing before it is missed
     staff: tuple[Contact, ...] = ()  # our own people by role, to whom tasks may go
+    deadline_minutes: float = 20.0  # run.deadline_minutes
 
 
 @dataclass(frozen=True)

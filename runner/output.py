@@ -8,6 +8,11 @@ from collections.abc import Sequence
 from runner.errors import Problem
 
 
+def counted(number: int, noun: str, plural: str = "") -> str:
+    """'1 error', '3 errors'; '1 policy', '2 policies' (given the plural)."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
+
+
 def _escape_data(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 

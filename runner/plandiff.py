@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from runner import git, workspace
+from runner.output import counted
 from runner.schedule import Delivery, Plan
 from runner.sendlog import LogIndex
 
@@ -41,7 +42,7 @@ def plans_at(
 
     with git.temporary_export(root, ref) as folder:
         try:
-            loaded = workspace.load_valid(Path(folder))
+            loaded = workspace.load_valid(Path(folder), templates=False)
         except workspace.ConfigInvalid as exc:
             raise workspace.NudgeError(
                 f"{ref} itself is not valid, so there is nothing to compare with: {exc}"
@@ -80,7 +81,7 @@ def render(changes: list[Change], form: str, ref: str) -> str:
         )
     counts = {k: sum(1 for c in changes if c.kind == k) for k in ("added", "removed", "changed")}
     headline = (
-        f"Compared with {ref}: {counts['added']} message(s) added, {counts['removed']} "
+        f"Compared with {ref}: {counted(counts['added'], 'message')} added, {counts['removed']} "
         f"removed, {counts['changed']} changed"
     )
     if not changes:

@@ -1,9 +1,12 @@
 """`run --commit/--push`: the send log committed, and claimed on the remote before anything goes.
 
-With --push the protocol is: sync with the remote; write `pending` entries; commit and push them
-(a rejected push is fetched, rebased — the log's union merge keeps both sides — and checked
-again: keys another run claimed first are `cancelled` here, not sent); send; commit and push the
-outcomes. A run that dies mid-send leaves its claims on the remote, so no other run re-sends them.
+With --push the protocol is: sync with the remote; write the claims (`pending` entries) and the
+occurrences recorded as superseded or missed; commit and push them (a rejected push is fetched,
+rebased — the log's union merge keeps both sides — and checked again: what another run recorded
+first is `cancelled` here, claims and bookkeeping alike, and not sent); send, each message handed
+over in the log first; commit and push the outcomes. A run that dies mid-send leaves its claims
+on the remote: while it may still hand them over no other run sends them; once it is over, those
+it never handed over are due again (runner.claims).
 """
 
 from __future__ import annotations
@@ -133,17 +136,18 @@ class Publisher:
 
 
 def claimed_elsewhere(root: Path, mine: set[str], run_id: str) -> dict[str, str]:
-    """Keys of ours that another run's entries (pending or outcome) also name: key -> run."""
-    from runner.sendlog import read
+    """Keys of ours that other runs' entries decide (a live claim, a hand-over, an outcome, a
+    superseded or missed record): key -> that run. Their cancelled claims, and claims of runs
+    that are over without handing them over, leave a key to us."""
+    from runner import claims
+    from runner.sendlog import index, read
 
-    others: dict[str, str] = {}
-    for entry in read(root).entries:
-        if entry.get("run") == run_id or entry.status not in ("pending", "sent", "unknown"):
-            continue
-        for key in entry.keys:
-            if key in mine:
-                others.setdefault(key, str(entry.get("run", "another run")))
-    return others
+    others = index((e for e in read(root).entries if e.get("run") != run_id), claims.live_now())
+    return {
+        key: str(state.entry.get("run", "another run"))
+        for key in mine
+        if (state := others.state(key)) is not None
+    }
 
 
 def cancel(writer: Writer, entries: list[Entry], taken: dict[str, str]) -> list[str]:

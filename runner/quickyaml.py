@@ -228,8 +228,8 @@ def _plain(value: str) -> Any:
         return None
     if kind == "bool":
         return _BOOL[value.lower()]
-    if kind == "int" and _INT.match(value):
-        return int(value)
+    if kind == "int" and _INT.match(value) and len(value) < 100:
+        return int(value)  # a longer one goes to libyaml, which says what is wrong with it
     if kind == "float" and _FLOAT.match(value):
         return Decimal(value)
     raise _Unsure  # other spellings of numbers (0x1f, 1_000, 1:30, .inf), merge keys, '='

@@ -9,6 +9,7 @@ from typing import Any
 from runner import context
 from runner.explain import Explanation, Row
 from runner.model import Repository
+from runner.output import counted
 from runner.schedule import Delivery, Plan
 from runner.sms import SmsLength
 
@@ -74,7 +75,7 @@ def table(plans: list[Plan], sizes: Sizes) -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append("")
-    lines.append(f"{len(deliveries)} message(s) ({span}). Why:")
+    lines.append(f"{counted(len(deliveries), 'message')} ({span}). Why:")
     lines.extend(f"  {d.id}: {d.reason}" for d in deliveries)
     return "\n".join(lines)
 
@@ -85,7 +86,7 @@ def markdown(plans: list[Plan], sizes: Sizes) -> str:
     if not deliveries:
         return f"**Nothing to send** ({span})."
     lines = [
-        f"**{len(deliveries)} message(s)** ({span})",
+        f"**{counted(len(deliveries), 'message')}** ({span})",
         "",
         "| " + " | ".join(HEADER) + " |",
         "|" + "---|" * len(HEADER),

@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from runner import latepay, parallel, schema, snapshot, yamlload
+from runner import latepay, parallel, paths, schema, snapshot, yamlload
 from runner.errors import Problem, Severity
 from runner.model import (
     WEEKDAYS,
@@ -67,6 +67,12 @@ class Loaded:
     problems: list[Problem] = field(default_factory=list)  # the files' own, then references
     sources: dict[tuple[str, str], Source] = field(default_factory=dict)
     rejected: dict[str, set[str]] = field(default_factory=dict)  # kind -> ids of files in error
+    # What rendering every template found (runner.checks.templates), once computed: kept in the
+    # snapshot with the rest, so a command after `validate` does not render them again.
+    template_problems: list[Problem] | None = None
+    # How this load is keyed in the snapshot (not part of what it says about the files).
+    fingerprint: snapshot.Fingerprint | None = field(default=None, compare=False, repr=False)
+    started_ns: int = field(default=0, compare=False, repr=False)
 
     def was_rejected(self, kind: str, name: str) -> bool:
         """Whether `name` is the id of a file that had errors (so a reference is not 'unknown')."""
@@ -83,15 +89,58 @@ class _Invalid(Exception):
     """Raised inside a parser once the problem has been recorded: the entity is skipped."""
 
 
-def data_files(root: Path, folder: str) -> list[str]:
+Refused = list[tuple[str, str]]  # (path, why it is not read)
+
+
+def data_files(root: Path, folder: str, refused: Refused | None = None) -> list[str]:
     """The YAML files under root/folder, as path strings (100k Paths cost a second), in the
-    order of their path components."""
-    names: list[str] = []
-    for top, dirs, files in os.walk(os.path.join(root, folder)):
-        names += [os.path.join(top, f) for f in files if f.endswith((".yaml", ".yml"))]
-        if folder == "policies":
-            dirs.clear()  # policies/tests/ holds test cases
+    order of their path components. Symbolic links that leave the repository or lead nowhere
+    are not read: they go to `refused`; linked folders are not entered."""
+    deep = folder != "policies"  # policies/tests/ holds test cases, not policies
+    names = _walk(root, os.path.join(root, folder), (".yaml", ".yml"), refused, deep)
     return sorted(names, key=_by_components)
+
+
+def template_files(root: Path, refused: Refused | None = None) -> list[str]:
+    return sorted(_walk(root, str(root / "templates"), (".j2",), refused, True))
+
+
+def _walk(
+    root: Path, top: str, suffixes: tuple[str, ...], refused: Refused | None, deep: bool
+) -> list[str]:
+    found: list[str] = []
+    try:
+        entries = list(os.scandir(top))
+    except OSError:
+        return found
+    for entry in entries:
+        if entry.is_symlink():  # from the directory listing itself: no extra system call
+            why = _link_refused(root, entry, suffixes)
+            if why is None:
+                if entry.name.endswith(suffixes) and entry.is_file():
+                    found.append(entry.path)
+            elif refused is not None:
+                refused.append((entry.path, why))
+        elif entry.is_dir():
+            if deep:
+                found += _walk(root, entry.path, suffixes, refused, deep)
+        elif entry.name.endswith(suffixes):
+            found.append(entry.path)
+    return found
+
+
+def _link_refused(root: Path, entry: os.DirEntry[str], suffixes: tuple[str, ...]) -> str | None:
+    """Why a symbolic link among the data files or templates is not read, or None."""
+    try:
+        folder = entry.is_dir()
+        target = entry.is_file() or folder
+    except OSError:  # a loop
+        target = folder = False
+    if not (folder or entry.name.endswith(suffixes)):
+        return None  # not ours to read (a PDF beside the invoices, say)
+    if not target:
+        return paths.NOWHERE
+    return None if paths.is_inside(root, entry.path) else paths.OUTSIDE
 
 
 def _by_components(name: str) -> str:
@@ -99,21 +148,18 @@ def _by_components(name: str) -> str:
     return name.replace(os.sep, "\0")
 
 
-def template_files(root: Path) -> list[str]:
-    found: list[str] = []
-    for top, _, files in os.walk(root / "templates"):
-        found += [os.path.join(top, f) for f in files if f.endswith(".j2")]
-    return sorted(found)
-
-
 def load(root: Path) -> Loaded:
     """Every data file read and checked (or the snapshot of the last load, if none changed)."""
     with no_gc():
-        listing = {folder: data_files(root, folder) for folder in DATA_FOLDERS}
-        templates = template_files(root)
-        read = [os.path.join(root, "settings.yaml")]
+        refused: Refused = []
+        listing = {folder: data_files(root, folder, refused) for folder in DATA_FOLDERS}
+        templates = template_files(root, refused)
+        settings = os.path.join(root, "settings.yaml")
+        if os.path.islink(settings) and not paths.is_inside(root, settings):
+            refused.append((settings, paths.OUTSIDE))
+        read = [settings]
         read += [name for folder in DATA_FOLDERS for name in listing[folder]]
-        fingerprint = snapshot.Fingerprint(root, read + templates)
+        fingerprint = snapshot.Fingerprint(root, read + templates + [p for p, _ in refused])
         loaded = snapshot.load(root, fingerprint)
         if loaded is None:
             started = time.time_ns()
@@ -122,8 +168,12 @@ def load(root: Path) -> Loaded:
             loaded = _load(root, listing, names)
             from runner.checks import cross_references  # it imports this module
 
+            for link, why in refused:
+                loaded.problems.append(Problem(paths.relative(root, link), 1, 1, why))
             loaded.problems.extend(cross_references(loaded))
+            loaded.started_ns = started
             snapshot.save(root, fingerprint, loaded, started)
+        loaded.fingerprint = fingerprint
         return loaded
 
 
@@ -320,6 +370,9 @@ class _Reader:
         placeholder = Settings(
             Company("(settings.yaml missing)", "nobody@invalid"), FALLBACK_DEFAULTS
         )
+        if os.path.islink(path) and not paths.is_inside(self.root, path):
+            self.rejected["settings"] = {"settings"}  # load() names the link
+            return placeholder
         if not os.path.exists(path):
             self.problems.append(
                 Problem(
@@ -408,12 +461,13 @@ class _Reader:
                 host=email["host"],
                 port=email.get("port", 587),
                 security=email.get("security", "starttls"),
-                username_env=email.get("username_env"),
-                password_env=email.get("password_env"),
+                username_env=email.get("username_env", "SMTP_USERNAME"),
+                password_env=email.get("password_env", "SMTP_PASSWORD"),
                 sender=email.get("from"),
                 timeout=float(email.get("timeout", 30)),
                 max_connections=email.get("max_connections", 8),
                 bcc=email.get("bcc"),
+                auth=email.get("auth", "login"),
             )
             if email
             else None,
@@ -447,6 +501,7 @@ class _Reader:
             calendar=calendar(d.get("calendar", {})),
             start=_date(d.get("start")),
             staff=tuple(Contact(s["name"], s["role"], s["email"]) for s in d.get("staff", ())),
+            deadline_minutes=float(d.get("run", {}).get("deadline_minutes", 20)),
         )
 
     def policy(self, source: Source, d: dict[str, Any], settings: Settings) -> Policy:

@@ -356,6 +356,7 @@ def _status(
             "unknown": f"outcome unknown{when} (the run stopped mid-send): a person must check "
             "and resolve it before it is sent again",
             "failed": f"failed{when}: {state.entry.get('reason', 'see the log')}",
+            "claimed": f"being sent by run {state.entry.get('run', '?')}, which claimed it",
             "superseded": f"superseded{when}",
             "missed": f"missed{when}",
         }
@@ -379,7 +380,7 @@ def _resolve_candidates(
     """Of the occurrences not yet sent, per channel: the most advanced recent one is due."""
     progressed: dict[str, Decision] = {}
     for d in decisions:
-        if d.status in ("sent", "unknown", "failed") and (
+        if d.status in ("sent", "unknown", "failed", "claimed") and (
             d.channel not in progressed or d.rank > progressed[d.channel].rank
         ):
             progressed[d.channel] = d

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import calendar
 import difflib
 import json
 import re
 from collections.abc import Callable, Iterator
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from importlib import resources
 from typing import Any
 
-KINDS = ("settings", "customer", "invoice", "policy", "mapping")
+KINDS = ("settings", "customer", "invoice", "policy", "mapping", "case")
 JsonPath = tuple[str | int, ...]
 
 
@@ -87,14 +87,33 @@ def _format_checker() -> Any:
     return checker
 
 
+# Dates and amounts a person can mean: anything outside is a typo (9999-12-31, 400 digits) that
+# would otherwise overflow date arithmetic or the decimal context far from the file.
+YEARS = (1900, 2200)
+MONEY_DIGITS = 12  # before the point: below a trillion
+MONEY_DECIMALS = 8
+_DATE_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def is_date(value: object) -> bool:
+    return date_problem(value) is None
+
+
+def date_problem(value: object) -> str | None:
+    """Why `value` is not a date Nudge accepts, in words; None when it is one (or not text)."""
     if not isinstance(value, str):
-        return True
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        return False
-    return len(value) == 10
+        return None
+    if _DATE_SHAPE.fullmatch(value) is None:
+        return "is not a date (write YYYY-MM-DD, e.g. 2026-10-31)"
+    year, month, day = (int(part) for part in value.split("-"))
+    if not 1 <= month <= 12:
+        return f"is not a date: there is no month {month} (write YYYY-MM-DD, e.g. 2026-10-31)"
+    if not YEARS[0] <= year <= YEARS[1]:
+        return f"is outside the years Nudge accepts ({YEARS[0]} to {YEARS[1]}): check the year"
+    last = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= last:
+        return f"does not exist: {calendar.month_name[month]} {year} has {last} days"
+    return None
 
 
 def is_closure(value: object) -> bool:
@@ -107,18 +126,43 @@ def is_closure(value: object) -> bool:
 
 
 def is_money(value: object) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int | Decimal):
-        return Decimal(value).is_finite()
-    if isinstance(value, float):
-        return False
+    return money_problem(value) is None
+
+
+def money_problem(value: object) -> str | None:
+    """Why `value` is not an amount Nudge accepts, in words; None when it is one."""
+    if isinstance(value, bool | float):
+        return _FORMAT_HELP["money"]
     if isinstance(value, str):
         try:
-            return Decimal(value.strip()).is_finite() and value.strip() != ""
+            amount = Decimal(value.strip())
         except InvalidOperation:
-            return False
-    return True
+            return _FORMAT_HELP["money"]
+        if not value.strip():
+            return _FORMAT_HELP["money"]
+    elif isinstance(value, int | Decimal):
+        amount = Decimal(value)
+    else:
+        return None
+    if not amount.is_finite():
+        return _FORMAT_HELP["money"]
+    if amount != 0 and amount.adjusted() >= MONEY_DIGITS:
+        return (
+            f"is too large: Nudge takes amounts of at most {MONEY_DIGITS} digits before the "
+            "point (check for a typo)"
+        )
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > MONEY_DECIMALS:
+        return f"has more than {MONEY_DECIMALS} decimals: round it"
+    return None
+
+
+# What str.splitlines() breaks on: any of them in a header value would start a new line.
+LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def is_oneline(value: object) -> bool:
+    return not isinstance(value, str) or LINE_BREAKS.isdisjoint(value)
 
 
 def is_currency(value: object) -> bool:
@@ -244,6 +288,7 @@ _FORMATS: dict[str, Callable[[Any], bool]] = {
     "phone": is_phone,
     "locale": is_locale,
     "country": is_country,
+    "oneline": is_oneline,
     "iban": is_iban,
     "bic": is_bic,
 }
@@ -258,6 +303,7 @@ _FORMAT_HELP = {
     "phone": "is not a valid phone number (write it in international form, e.g. +45 20 12 34 56)",
     "locale": "is not a known locale (e.g. en, da, da_DK, pl, zh, fa)",
     "country": "is not a country the holiday calendar knows (use an ISO code, e.g. DK, PL, CN)",
+    "oneline": "has a line break: it goes into e-mail headers, so write it on one line",
     "iban": "is not a valid IBAN (check the digits; e.g. DK50 0040 0440 1162 43)",
     "bic": "is not a valid BIC (8 or 11 characters, e.g. DABADKKK)",
 }
@@ -296,8 +342,15 @@ def _shown(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, Decimal | int) and not isinstance(value, bool):
-        return str(value)
-    return repr(value)
+        text = str(value)
+    else:
+        text = repr(value)
+    if len(text) > SHOWN:  # a 400-digit typo is named, not repeated
+        return f"{text[: SHOWN // 2]}... ({len(text)} characters)"
+    return text
+
+
+SHOWN = 60
 
 
 def _suggest(word: str, choices: Any) -> str:
@@ -339,7 +392,10 @@ def _explain(error: Any) -> Iterator[tuple[JsonPath, bool, str]]:
             hint = " (put the value in quotes)"
         yield where, False, f"{name}: expected {expected}, got {_shown(value)}{hint}"
     elif kind == "format":
-        yield where, False, f"{name}: {_shown(value)} {_FORMAT_HELP[error.validator_value]}"
+        problem = _format_problem(error.validator_value, value)
+        yield where, False, f"{name}: {_shown(value)} {problem}"
+    elif kind in ("minimum", "maximum", "exclusiveMinimum"):
+        yield where, False, f"{name}: {_shown(value)} is {_out_of_range(error.schema)}"
     elif kind == "enum":
         options = error.validator_value
         hint = _suggest(value, options) or f" (choose one of: {', '.join(map(str, options))})"
@@ -361,3 +417,24 @@ def _explain(error: Any) -> Iterator[tuple[JsonPath, bool, str]]:
         return
     else:
         yield where, False, f"{name}: {error.message}"
+
+
+def _format_problem(form: str, value: Any) -> str:
+    if form == "date":
+        return date_problem(value) or _FORMAT_HELP[form]
+    if form == "money":
+        return money_problem(value) or _FORMAT_HELP[form]
+    if form == "currency" and isinstance(value, str) and is_currency(value.strip().upper()):
+        return f"is not an ISO 4217 currency code (did you mean '{value.strip().upper()}'?)"
+    return _FORMAT_HELP[form]
+
+
+def _out_of_range(rule: dict[str, Any]) -> str:
+    low = rule.get("minimum", rule.get("exclusiveMinimum"))
+    high = rule.get("maximum")
+    above = "above" if "exclusiveMinimum" in rule else "from"
+    if low is not None and high is not None:
+        return f"out of range: give a number {above} {low} to {high}"
+    if high is not None:
+        return f"too large: at most {high}"
+    return f"too small: at least {low}" if above == "from" else f"too small: above {low}"

@@ -2,26 +2,44 @@
 
 Entry format (one line each; unknown fields are kept and ignored):
 
-    {"id": "<unique entry id>", "delivery": "<id shared by a delivery's pending and outcome>",
-     "status": "pending|sent|failed|unknown|cancelled|superseded|missed|note|resolved|optout|optin",
+    {"id": "<unique entry id>", "delivery": "<id shared by all entries of one delivery>",
+     "status": "pending|handover|sent|failed|unknown|cancelled|superseded|missed|note|resolved|
+                reconciled|optout|optin",
      "at": "2026-11-23T07:13:02Z", "date": "2026-11-23", "keys": ["INV-1/tier-1/2026-11-23/email"],
      "customer": "acme", "invoices": ["INV-1"], "step": "tier-1", "channel": "email",
      "to": [...], "cc": [...], "template": "gentle-tier-1/en.email.j2", "locale": "en",
      "commit": "<config commit>", "run": "<run id>", "provider_id": "...", "reason": "...",
-     "attempts": 1, "permanent": true, "phone": "+45...", "text": "..."}
+     "attempts": 1, "permanent": true, "phone": "+45...", "text": "...",
+     "until": "<a claim's deadline>", "host": "...", "pid": 123, "body_sha256": "...",
+     "message_id": "<...>", "sent": true, "evidence": "..."}
 
-A key is `invoice[#installment]/step/occurrence-date/channel`. The status of a key is decided
-by its deliveries: `sent` wins; a `pending` with no outcome is `unknown` and blocks a re-send
-until a person resolves it (`resolved`, with `sent: true|false`). Reading is tolerant: union
-merges reorder lines and may repeat them, so entries are deduplicated by id; a truncated last
-line (a crash mid-write) is reported and skipped. What came back (runner.feedback) is logged as
-`bounced`, `delayed`, `autoreply`, `reply`, `delivered` and `undelivered`.
+A key is `invoice[#installment]/step/occurrence-date/channel`. A delivery goes through:
+
+- `pending`: claimed. The run will send it, and says until when (`until`: its deadline, after
+  which it hands nothing over) and from where (`host`, `pid`). A claim whose run is over and
+  that was never handed over was certainly not sent: the key is due again. A claim of a run
+  still going blocks the key (another run must not send it too).
+- `handover`: written (and on disk) just before the message goes to the provider. From here on
+  the provider may have it.
+- `sent`, `failed` (`permanent: false` when it certainly did not go and may be tried again),
+  `unknown`; or `cancelled`: not handed over after all (another run claimed it first, the
+  run's deadline passed, the provider could not be reached): due again.
+- A handover with no outcome, or `unknown`, blocks a re-send until it is settled: by the
+  provider's own records (`reconciled`, with `sent` and `evidence`) or by a person (`resolved`).
+
+A `pending` without `until` comes from Nudge before hand-overs were logged: it may have gone,
+so it reads as unknown. `superseded` and `missed` record occurrences not sent after missed runs;
+a run that loses a race for its claims cancels those too. Reading is tolerant: union merges
+reorder lines and may repeat them, so entries are deduplicated by id; a truncated last line (a
+crash mid-write) is reported and skipped. What came back (runner.feedback) is logged as `bounced`,
+`delayed`, `autoreply`, `reply`, `delivered` and `undelivered`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -51,7 +69,10 @@ class Entry:
     @property
     def day(self) -> date | None:
         value = self.raw.get("date")
-        return date.fromisoformat(value) if isinstance(value, str) else None
+        try:
+            return date.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            return None
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.raw.get(name, default)
@@ -78,9 +99,12 @@ class Key:
 
 @dataclass(frozen=True)
 class KeyState:
-    status: str  # sent, unknown, failed, superseded, missed
+    status: str  # sent, unknown, claimed, failed, superseded, missed
     day: date | None
     entry: Entry
+
+
+ClaimTest = Callable[[Entry], bool]
 
 
 @dataclass
@@ -91,6 +115,7 @@ class LogIndex:
     notes: list[Entry] = field(default_factory=list)
     opted_out: set[str] = field(default_factory=set)
     unknown: list[Entry] = field(default_factory=list)
+    claims: list[Entry] = field(default_factory=list)  # claims of runs that are still going
     feedback: list[Entry] = field(default_factory=list)  # what came back (runner.feedback)
     _notes_index: dict[str, list[Entry]] | None = field(default=None, repr=False)
     _by_invoice: dict[str, list[tuple[Key, KeyState]]] | None = field(default=None, repr=False)
@@ -155,7 +180,20 @@ class LogIndex:
         return merged
 
 
-_DELIVERY_STATUSES = frozenset({"pending", "sent", "failed", "unknown", "resolved", "cancelled"})
+# Where an entry stands in its delivery's life: a later stage stands for the delivery whatever
+# the clocks of the machines that wrote them say.
+_STAGE = {
+    "pending": 0,
+    "handover": 1,
+    "sent": 2,
+    "failed": 2,
+    "unknown": 2,
+    "cancelled": 2,
+    "superseded": 2,
+    "missed": 2,
+    "resolved": 3,
+    "reconciled": 3,
+}
 FEEDBACK_STATUSES = frozenset(
     {"bounced", "delayed", "autoreply", "reply", "delivered", "undelivered"}
 )
@@ -166,21 +204,28 @@ def _time_order(entry: Entry) -> tuple[str, str]:
     return str(raw.get("at", "")), str(raw.get("id", ""))
 
 
-def index(entries: Iterable[Entry]) -> LogIndex:
-    """Fold the log into what the schedule needs; order-independent (entries sort by time)."""
+def is_claim(entry: Entry) -> bool:
+    """A `pending` that says until when its run may hand it over (older ones do not)."""
+    return entry.status == "pending" and "until" in entry.raw
+
+
+def index(entries: Iterable[Entry], claim_live: ClaimTest | None = None) -> LogIndex:
+    """Fold the log into what the schedule needs; order-independent (entries sort by time).
+
+    `claim_live` tells a claim of a run still going from one whose run is over (runner.claims);
+    without it every claim counts as live, which never sends anything twice."""
     ordered = sorted(entries, key=_time_order)
-    latest: dict[str, Entry] = {}  # delivery -> its latest pending/outcome/resolution
+    latest: dict[str, Entry] = {}  # delivery -> the entry that stands for it
     result = LogIndex()
     for entry in ordered:
         raw = entry.raw  # the fields read directly: this loop runs once per log line
         status = str(raw.get("status", ""))
-        if status in _DELIVERY_STATUSES:
+        stage = _STAGE.get(status)
+        if stage is not None:
             delivery = str(raw.get("delivery", raw.get("id", "")))
-            if status == "pending" and delivery in latest:
-                continue  # an outcome or resolution already stands for this delivery
-            latest[delivery] = entry
-        elif status in ("superseded", "missed"):
-            _mark(result, entry, status)
+            current = latest.get(delivery)
+            if current is None or stage >= _STAGE[str(current.raw.get("status"))]:
+                latest[delivery] = entry
         elif status == "note":
             result.notes.append(entry)
         elif status == "optout":
@@ -190,23 +235,33 @@ def index(entries: Iterable[Entry]) -> LogIndex:
         elif status in FEEDBACK_STATUSES:
             result.feedback.append(entry)
     for entry in latest.values():
-        status = entry.status
-        if status == "resolved":
-            if entry.get("sent"):
-                _mark(result, entry, "sent")
-        elif status in ("pending", "unknown"):
-            result.unknown.append(entry)
-            _mark(result, entry, "unknown")
-        elif status == "cancelled":
-            continue  # another run had claimed these keys first: its entries stand for them
-        elif status == "sent" or entry.get("permanent", True):
-            _mark(result, entry, status)
-        # a failure that certainly did not reach anyone (permanent: false) may be tried again
+        _settle(result, entry, claim_live)
     result.unknown.sort(key=lambda e: (str(e.get("at", "")), e.id))
     return result
 
 
-RANK = {"sent": 4, "unknown": 3, "failed": 2, "superseded": 1, "missed": 1}
+def _settle(result: LogIndex, entry: Entry, claim_live: ClaimTest | None) -> None:
+    """What the entry standing for a delivery says about its keys."""
+    status = entry.status
+    if status in ("resolved", "reconciled"):
+        if entry.get("sent"):
+            _mark(result, entry, "sent")
+    elif status == "pending" and is_claim(entry):
+        if claim_live is None or claim_live(entry):
+            result.claims.append(entry)
+            _mark(result, entry, "claimed")
+        # else: its run is over and never handed it over: certainly not sent, due again
+    elif status in ("pending", "handover", "unknown"):
+        result.unknown.append(entry)
+        _mark(result, entry, "unknown")
+    elif status == "cancelled":
+        return  # not handed over after all: due again (or another run's entries stand)
+    elif status in ("sent", "superseded", "missed") or entry.get("permanent", True):
+        _mark(result, entry, status)
+    # a failure that certainly did not reach anyone (permanent: false) may be tried again
+
+
+RANK = {"sent": 5, "unknown": 4, "claimed": 3, "failed": 2, "superseded": 1, "missed": 1}
 
 
 def _mark(result: LogIndex, entry: Entry, status: str) -> None:
@@ -231,32 +286,69 @@ def log_files(root: Path) -> list[Path]:
     return sorted(base.glob("*/*.jsonl")) if base.is_dir() else []
 
 
-def read(root: Path) -> ReadReport:
+def read(root: Path, wanted: re.Pattern[str] | None = None) -> ReadReport:
+    """Every entry of the log (only the lines `wanted` matches, when given: a cheap filter on
+    the text before it is parsed), with the lines that could not be read."""
+    from runner import paths
+
     seen: set[str] = set()
     entries: list[Entry] = []
     damaged: list[tuple[str, int, str]] = []
     loads = json.JSONDecoder().decode  # json.loads without its per-call argument handling
     for path in log_files(root):
         rel = path.relative_to(root).as_posix()
-        text = path.read_text(encoding="utf-8", errors="replace")
+        if not paths.is_inside(root, path):
+            damaged.append((rel, 1, f"{paths.OUTSIDE}: not read"))
+            continue
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            damaged.append((rel, 1, f"cannot read it ({exc.strerror or exc}): skipped"))
+            continue
         for number, line in enumerate(text.split("\n"), start=1):
-            if not line or line.isspace():
+            if not line or line.isspace() or (wanted is not None and not wanted.search(line)):
                 continue
             try:
                 raw = loads(line)
             except json.JSONDecodeError as exc:
                 damaged.append((rel, number, f"not a complete JSON line ({exc.msg}): skipped"))
                 continue
+            except RecursionError:
+                damaged.append((rel, number, "nested too deeply: skipped"))
+                continue
             if type(raw) is not dict:
                 damaged.append((rel, number, "not a JSON object: skipped"))
                 continue
-            ident = str(raw.get("id", ""))
+            wrong = _misshapen(raw)
+            if wrong is not None:
+                damaged.append((rel, number, f"{wrong}: skipped"))
+                continue
+            ident = raw.get("id", "")
             if ident:
                 if ident in seen:
                     continue
                 seen.add(ident)
             entries.append(Entry(raw))
     return ReadReport(entries, damaged)
+
+
+_TEXT_FIELDS = ("id", "delivery", "status", "at", "date", "customer", "run", "phone")
+_LIST_FIELDS = ("keys", "invoices", "to", "cc")
+
+
+def _misshapen(raw: dict[str, Any]) -> str | None:
+    """Why a line (edited by hand, or by a merge gone wrong) cannot be an entry; None if fine."""
+    for name in _TEXT_FIELDS:
+        value = raw.get(name)
+        if value is not None and type(value) is not str:
+            return f"'{name}' is not text"
+    for name in _LIST_FIELDS:
+        value = raw.get(name)
+        if value is not None and (
+            type(value) is not list or any(type(v) is not str for v in value)
+        ):
+            return f"'{name}' is not a list of text"
+    return None
 
 
 def path_for(root: Path, day: date) -> Path:
@@ -282,8 +374,16 @@ class Writer:
     """Appends entries, each flushed to disk before the call returns (a crash loses nothing)."""
 
     def __init__(self, root: Path, day: date) -> None:
+        from runner import paths
+        from runner.errors import NudgeError
+
         self.path = path_for(root, day)
+        rel = self.path.relative_to(root).as_posix()
+        if not paths.is_inside(root, self.path):
+            raise NudgeError(f"{rel}: {paths.OUTSIDE}; the log is not written through it")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() and not self.path.is_file():
+            raise NudgeError(f"{rel} is not a file: move it away so the log can be written")
         self.written: list[dict[str, Any]] = []
 
     def _repair_torn_tail(self) -> None:

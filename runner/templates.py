@@ -175,6 +175,8 @@ class Renderer:
             raise _located(exc, name, _undefined_message(str(exc), context)) from exc
         except TemplateError as exc:
             raise _located(exc, name, str(exc)) from exc
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(exc, name) from exc
         except (ArithmeticError, TypeError, ValueError, AttributeError, LookupError) as exc:
             raise _located(exc, name, f"{type(exc).__name__}: {exc}") from exc
 
@@ -197,7 +199,7 @@ class Renderer:
     def precompile(self, names: Iterable[str]) -> None:
         """Compile for HTML now what rendering will ask for (syntax errors: check_syntax)."""
         for name in names:
-            with contextlib.suppress(TemplateError):
+            with contextlib.suppress(TemplateError, UnicodeDecodeError):  # check_syntax tells
                 self.html.get_template(name)
 
     def check_syntax(self, name: str) -> None:
@@ -205,6 +207,13 @@ class Renderer:
             self.plain.get_template(name)
         except TemplateSyntaxError as exc:
             raise _syntax(exc, name, self.plain) from exc
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(exc, name) from exc
+
+
+def _not_utf8(exc: UnicodeDecodeError, name: str) -> RenderError:
+    line = exc.object[: exc.start].count(b"\n") + 1 if isinstance(exc.object, bytes) else 1
+    return RenderError(name, line, "the file is not UTF-8 text: save it as UTF-8")
 
 
 BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")

@@ -16,17 +16,19 @@ def _env(name: str | None) -> str | None:
     return os.environ.get(name) if name else None
 
 
-def email_credentials(repo: Repository) -> tuple[str | None, str | None] | None:
-    """(username, password) when live e-mail is possible, else None."""
+def email_credentials(
+    repo: Repository, transport: str = "auto"
+) -> tuple[str | None, str | None] | None:
+    """(username, password) when live e-mail is possible, else None. A relay without login
+    (`auth: none`) has no credentials to wait for, so only `--transport live` sends through it:
+    `auto` on a machine that merely reaches the relay must not mail real customers."""
     settings = repo.settings.email
     if settings is None:
         return None
-    if settings.password_env or settings.username_env:
-        user, password = _env(settings.username_env), _env(settings.password_env)
-        if not user or not password:
-            return None
-        return user, password
-    return (None, None) if os.environ.get("NUDGE_SMTP_NO_AUTH") == "1" else None
+    if settings.auth == "none":
+        return (None, None) if transport == "live" else None
+    user, password = _env(settings.username_env), _env(settings.password_env)
+    return (user, password) if user and password else None
 
 
 def sms_credentials(repo: Repository) -> tuple[str, str] | None:
@@ -37,18 +39,30 @@ def sms_credentials(repo: Repository) -> tuple[str, str] | None:
     return (sid, token) if sid and token else None
 
 
+def notes(repo: Repository, transport: str) -> list[str]:
+    """What a person should know about how this run sends, in a sentence each."""
+    email = repo.settings.email
+    if transport == "auto" and email is not None and email.auth == "none":
+        return [
+            f"e-mail: the relay {email.host}:{email.port} takes mail without a login (auth: none), "
+            "so --transport auto writes e-mail to the outbox; --transport live sends through it"
+        ]
+    return []
+
+
 def choose(repo: Repository, transport: str, outbox: Path) -> dict[str, Channel]:
     channels: dict[str, Channel] = {
         name: Outbox(name, repo, outbox) for name in ("email", "sms", "letter", "task")
     }
     if transport == "outbox":
         return channels
-    email = email_credentials(repo)
+    email = email_credentials(repo, transport)
     sms = sms_credentials(repo)
     if transport == "live" and email is None and repo.settings.email is not None:
         raise NudgeError(
             "--transport live: e-mail credentials are not in the environment (set "
-            f"{repo.settings.email.username_env} and {repo.settings.email.password_env})"
+            f"{repo.settings.email.username_env} and {repo.settings.email.password_env}, or "
+            "auth: none in settings.yaml for a relay that takes mail without a login)"
         )
     if transport == "live" and sms is None and repo.settings.sms is not None:
         raise NudgeError(

@@ -7,29 +7,31 @@ import os
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from runner import sendlog, yamledit
+from runner import output, sendlog, yamledit
 from runner.errors import ConfigInvalid, NudgeError
 from runner.model import Invoice, Repository
 from runner.repository import Loaded
 
 
-def load_valid(root: Path, templates: bool = False) -> Loaded:
-    """The repository, or ConfigInvalid naming the first problems (all with `nudge validate`)."""
+def load_valid(root: Path, sends: bool = False, templates: bool = True) -> Loaded:
+    """The repository with every check passed (the files, their references, every template a
+    customer would get), or the same refusal from every command: ConfigInvalid naming the first
+    problems, exit 1 (2 from a command that would send). `templates=False` only for an old
+    revision loaded to compare with."""
     from runner import checks, repository
 
     if not root.is_dir():
         raise NudgeError(f"{root} is not a directory: give --root the Nudge repository")
     loaded = repository.load(root)
-    problems = list(loaded.problems)
-    if templates:
-        problems.extend(checks.templates(loaded, root))
+    problems = checks.all_problems(loaded, root) if templates else loaded.problems
     errors = sorted({p for p in problems if p.severity == "error"})
     if errors:
         shown = "\n".join(f"  {p}" for p in errors[:20])
         more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
         raise ConfigInvalid(
-            f"the repository is not valid ({len(errors)} errors); nothing was done:\n"
-            f"{shown}{more}\nrun `nudge validate` for the full list"
+            f"the repository is not valid ({output.counted(len(errors), 'error')}); nothing "
+            f"was done:\n{shown}{more}\nrun `nudge validate` for the full list",
+            exit_code=2 if sends else 1,
         )
     return loaded
 
@@ -55,11 +57,12 @@ def invoice(repo: Repository, invoice_id: str) -> Invoice:
 
 
 def read_log(root: Path) -> tuple[sendlog.LogIndex, sendlog.ReadReport]:
+    from runner import claims
     from runner.repository import no_gc
 
     with no_gc():
         report = sendlog.read(root)
-        return sendlog.index(report.entries), report
+        return claims.indexed(report.entries), report
 
 
 def add_today(parser: argparse.ArgumentParser) -> None:
@@ -72,10 +75,12 @@ def add_today(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date: write YYYY-MM-DD") from None
+    from runner.schema import date_problem
+
+    problem = date_problem(text.strip())
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"'{text}' {problem}")
+    return date.fromisoformat(text.strip())
 
 
 TODAY_VARIABLE = "NUDGE_TODAY"

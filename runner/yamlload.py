@@ -8,6 +8,7 @@ for good error messages.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -151,27 +152,79 @@ def parse_with_libyaml(text: str) -> Any:
             exc.line, exc.col = _first_alias(text)
         raise
     except yaml.MarkedYAMLError as exc:
-        message, mark = _explain(exc)
+        message, mark = _explain(exc, text)
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise YamlProblem(f"invalid YAML: {message}", line, col) from exc
     except yaml.YAMLError as exc:
         raise YamlProblem(f"invalid YAML: {exc}") from exc
+    except UNREADABLE as exc:  # a value libyaml parsed but no constructor can build
+        line, col = _unreadable_at(text)
+        raise YamlProblem(f"invalid YAML: {_unreadable(exc)}", line, col) from exc
     finally:
         loader.dispose()
 
 
-def _explain(exc: yaml.MarkedYAMLError) -> tuple[str, Any]:
+# What PyYAML's constructors raise on values a person can type: a 5,000-digit number, a list
+# as a key, `!!bool maybe`, `!!float x`, nesting thousands deep.
+UNREADABLE = (ValueError, TypeError, KeyError, OverflowError, RecursionError)
+
+
+def _unreadable(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to read: flatten it"
+    if isinstance(exc, TypeError) and "unhashable" in str(exc):
+        return "a list or mapping used as a key: keys are plain words"
+    if isinstance(exc, ValueError) and "digits" in str(exc):
+        return "a number with thousands of digits: check for a typo"
+    return "this value cannot be read as its tag says: remove the tag (!!...) or fix the value"
+
+
+def _unreadable_at(text: str) -> tuple[int, int]:
+    """Where the value that could not be built is: the deepest node that fails on its own."""
+    try:
+        root = yaml.compose(text, Loader=_BaseLoader)
+    except (yaml.YAMLError, RecursionError):
+        return 1, 1
+    found = (1, 1)
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        loader = _Loader("")
+        try:
+            loader.construct_document(node)
+        except UNREADABLE:
+            found = (node.start_mark.line + 1, node.start_mark.column + 1)
+            children = node.value if isinstance(node.value, list) else []
+            if isinstance(node, yaml.MappingNode):  # a list or mapping as a key: point at it
+                keys = [k for k, _ in children if isinstance(k, yaml.CollectionNode)]
+                if keys:
+                    return keys[0].start_mark.line + 1, keys[0].start_mark.column + 1
+            stack = [c for pair in children for c in (pair if isinstance(pair, tuple) else [pair])]
+        except (yaml.YAMLError, YamlProblem):
+            continue
+        finally:
+            loader.dispose()
+    return found
+
+
+def _explain(exc: yaml.MarkedYAMLError, text: str) -> tuple[str, Any]:
     """libyaml's words, turned into what to do, and the place where it can be done."""
     problem = exc.problem or "cannot be read"
     context = exc.context or ""
+    line = _line_at(text, exc.problem_mark)
+    column = exc.problem_mark.column if exc.problem_mark else 0
     if "flow sequence" in context or "flow mapping" in context:
         bracket, closing = ("[", "]") if "sequence" in context else ("{", "}")
         return (
             f"the '{bracket}' opened here is never closed: add the missing '{closing}'",
             exc.context_mark or exc.problem_mark,
         )
-    if "tab" in problem:
-        return "a tab character: YAML indents with spaces only", exc.problem_mark
+    if "tab" in problem or line[column : column + 1] == "\t":
+        return "a tab character: YAML indents with spaces only (replace it with spaces)", (
+            exc.problem_mark
+        )
+    if "mapping values are not allowed" in problem and _KEY_THEN_VALUE.match(line[:column]):
+        return _colon_in_value(line), exc.problem_mark
     if (
         "expected '-' indicator" in problem
         or "expected key" in problem
@@ -187,6 +240,26 @@ def _explain(exc: yaml.MarkedYAMLError) -> tuple[str, Any]:
         )
     words = f"{problem} {context}".strip()
     return words, exc.problem_mark or exc.context_mark
+
+
+# `key: ` (or `- key: `) followed by a plain value: a second ': ' after it is in the value
+_KEY_THEN_VALUE = re.compile(r"\s*(?:-\s+)*[^\s#'\"{\[][^:#]*:\s+[^\s'\"]")
+
+
+def _line_at(text: str, mark: Any) -> str:
+    if mark is None:
+        return ""
+    lines = text.split("\n")
+    return lines[mark.line] if 0 <= mark.line < len(lines) else ""
+
+
+def _colon_in_value(line: str) -> str:
+    key, _, value = line.strip().removeprefix("- ").partition(": ")
+    quoted = value.strip().replace("\\", "\\\\").replace('"', '\\"')
+    return (
+        "a ': ' inside a value ends the key and starts another: put the value in quotes, "
+        f'e.g. {key}: "{quoted}"'
+    )
 
 
 def _first_alias(text: str) -> tuple[int, int]:

@@ -20,6 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "company"
 STARTER = ROOT / "runner" / "starter"  # the templates Nudge ships (what `nudge init` copies)
+BASE_CASE = ROOT / "tests" / "corpus" / "_base"  # the small valid repository of the corpus
 VENDOR = ROOT / "tests" / "vendor"  # what tests need from outside, each with its SOURCE.md
 IBM_CSV = VENDOR / "ibm-accounts-receivable" / "WA_Fn-UseC_-Accounts-Receivable.csv"
 SAMPLE_PARTS = ("settings.yaml", "customers", "invoices", "policies", "templates")
@@ -80,6 +81,23 @@ def nudge(
         env={**os.environ, **(env or {})},
     )
     return Result(done.returncode, done.stdout, done.stderr)
+
+
+def in_process(*args: str) -> Result:
+    """The CLI in this process (for tests that run it hundreds of times): its exit code and
+    what it printed. A bug (exit 3) keeps its traceback in `err`."""
+    import contextlib
+    import io
+
+    from runner.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse refusing the arguments
+            code = int(exc.code or 0)
+    return Result(code, out.getvalue(), err.getvalue())
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -189,7 +189,8 @@ class SmtpPeer:
     fail_first: commands ("MAIL", "RCPT", "DATA") answered 421 the first time each is seen.
     refuse: recipient -> reply (e.g. "550 5.1.1 no such user").
     drop_at: the Nth message (1-based) is taken in and the connection closed without a reply.
-    delay: seconds to sit on each message before answering 250.
+    delay: seconds to sit on each message before answering 250 (`answered` lists those that
+    got it).
     """
 
     def __init__(
@@ -202,6 +203,7 @@ class SmtpPeer:
         self.connections = 0
         self.wire: list[tuple[int, bool, bytes]] = []  # (connection, inside TLS, bytes)
         self.received: list[Received] = []
+        self.answered: list[Received] = []  # of those received, the ones given their 250
         self.dropped: list[Received] = []
         self.auth: list[tuple[str, str, str, bool]] = []  # (mechanism, login, password, ok)
         self.mail_commands = 0
@@ -314,7 +316,9 @@ class SmtpPeer:
         if self.on_message is not None:
             self.on_message(got)
         if self.delay:
-            await asyncio.sleep(self.delay)
+            await asyncio.sleep(self.delay)  # cancelled when the client goes away meanwhile
+        with self.lock:
+            self.answered.append(got)
         return "250 2.0.0 OK queued as " + uuid.uuid4().hex[:12]
 
     # questions tests ask
@@ -325,6 +329,52 @@ class SmtpPeer:
     def plain_bytes(self) -> bytes:
         """Everything the client sent outside TLS."""
         return b"".join(data for _, tls, data in self.wire if not tls)
+
+
+class SilentPeer:
+    """A TCP server on 127.0.0.1 that takes every connection and never says a word (an SMTP
+    server that hangs before its greeting, an API behind a stuck proxy); with `hang_up`, it
+    closes each connection at once instead (a server that is going down). `accepted` counts
+    the connections."""
+
+    def __init__(self, hang_up: bool = False) -> None:
+        import socket
+
+        self.hang_up = hang_up
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(128)
+        self.port = int(self.listener.getsockname()[1])
+        self.accepted: list[Any] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.accepted.append(connection)
+            if self.hang_up:
+                connection.close()
+
+    def __enter__(self) -> SilentPeer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.listener.close()
+        for connection in self.accepted:
+            connection.close()
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: connections are refused at once."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 # -- Twilio -------------------------------------------------------------------------------------
@@ -353,13 +403,21 @@ MESSAGE_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json"
 
 
 class TwilioSpec:
-    """The Create Message operation of Twilio's OpenAPI spec, to check requests and responses."""
+    """The Create Message and List Message operations of Twilio's OpenAPI spec, to check
+    requests and responses."""
 
     def __init__(self) -> None:
         import jsonschema
 
         spec = load_spec()
         self.operation = spec["paths"][MESSAGES_PATH]["post"]
+        self.list_operation = spec["paths"][MESSAGES_PATH]["get"]
+        self.list_params = {
+            p["name"]: _nullable_to_jsonschema(p["schema"])
+            for p in self.list_operation["parameters"]
+            if p["in"] == "query"
+        }
+        listed = self.list_operation["responses"]["200"]["content"]["application/json"]["schema"]
         components = _nullable_to_jsonschema(spec["components"])
         form = self.operation["requestBody"]["content"]["application/x-www-form-urlencoded"]
         self.form_schema = {**_nullable_to_jsonschema(form["schema"]), "components": components}
@@ -382,6 +440,9 @@ class TwilioSpec:
         )
         self.form_validator = jsonschema.Draft7Validator(self.form_schema)
         self.message_validator = jsonschema.Draft7Validator(self.message_schema)
+        self.list_validator = jsonschema.Draft7Validator(
+            {**_nullable_to_jsonschema(listed), "components": components}
+        )
         fetch = spec["paths"][MESSAGE_PATH]["get"]  # Fetch Message: a message's status
         self.fetch_params = {p["name"]: p["schema"]["pattern"] for p in fetch["parameters"]}
         fetched = fetch["responses"]["200"]["content"]["application/json"]["schema"]
@@ -427,15 +488,13 @@ class TwilioSpec:
     def problems(self, request: TwilioRequest) -> list[str]:
         """Everything wrong with a request, judged by the spec (empty when it conforms)."""
         out: list[str] = []
-        if request.method.lower() != "post":
-            out.append(f"method {request.method}, the spec has post for {MESSAGES_PATH}")
+        if request.method.lower() not in ("post", "get"):
+            out.append(f"method {request.method}, the spec has post and get for {MESSAGES_PATH}")
         match = self.path_regex.match(request.path)
         if match is None:
             return [*out, f"path {request.path} is not {MESSAGES_PATH}"]
         if not re.match(self.sid_pattern, match["sid"]):
             out.append(f"AccountSid {match['sid']!r} does not match {self.sid_pattern}")
-        if not request.content_type.startswith("application/x-www-form-urlencoded"):
-            out.append(f"content type {request.content_type!r}, the spec has form-encoded")
         for name in self.security:
             scheme = self.schemes[name]
             if scheme["type"] == "http" and scheme["scheme"] == "basic":
@@ -443,6 +502,12 @@ class TwilioSpec:
                     out.append("no HTTP basic auth")
                 elif request.auth[0] != match["sid"]:
                     out.append("basic auth user is not the account SID of the path")
+        if request.method.lower() == "get":
+            return out + self._list_problems(request)
+        if request.query:
+            out.append(f"query parameters on a create: {request.query}")
+        if not request.content_type.startswith("application/x-www-form-urlencoded"):
+            out.append(f"content type {request.content_type!r}, the spec has form-encoded")
         fields = dict(request.form)
         if len(fields) != len(request.form):
             out.append(f"repeated form fields: {request.form}")
@@ -455,6 +520,71 @@ class TwilioSpec:
         if "From" not in fields and "MessagingServiceSid" not in fields:
             out.append("neither From nor MessagingServiceSid")
         return out
+
+    def _list_problems(self, request: TwilioRequest) -> list[str]:
+        """A List Message request: only the spec's query parameters, each of its type."""
+        import jsonschema
+
+        out = []
+        if request.raw:
+            out.append("a body on a list request")
+        params = dict(request.query)
+        if len(params) != len(request.query):
+            out.append(f"repeated query parameters: {request.query}")
+        for name, value in params.items():
+            schema = self.list_params.get(name)
+            if schema is None:
+                out.append(f"query parameter {name!r} is not in the spec")
+                continue
+            typed: Any = value
+            if schema.get("type") == "integer":
+                if not re.fullmatch(r"-?[0-9]+", value):
+                    out.append(f"{name}={value!r} is not an integer")
+                    continue
+                typed = int(value)
+            if schema.get("format") == "phone-number" and not re.fullmatch(r"\+[0-9]{6,15}", value):
+                out.append(f"{name}={value!r} is not a phone number in E.164")
+            out += [
+                f"{name}: {e.message}"
+                for e in jsonschema.Draft7Validator(schema).iter_errors(typed)
+            ]
+        return out
+
+    def listed(self, request: TwilioRequest, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """The 200 body of a List Message request over `messages` (newest first), filtered by
+        To, From and DateSent and cut into pages as Twilio does; checked against the spec."""
+        params = dict(request.query)
+        chosen = [
+            m
+            for m in messages
+            if m["to"] == params.get("To", m["to"])
+            and m["from"] == params.get("From", m["from"])
+            and _date_sent_matches(m, params)
+        ]
+        size, page = int(params.get("PageSize", 50)), int(params.get("Page", 0))
+        items = chosen[page * size : (page + 1) * size]
+        query = {k: v for k, v in params.items() if k not in ("Page", "PageToken")}
+
+        def uri(number: int) -> str:
+            from urllib.parse import urlencode
+
+            return request.path + "?" + urlencode({**query, "PageSize": size, "Page": number})
+
+        more = (page + 1) * size < len(chosen)
+        body = {
+            "end": page * size + max(len(items) - 1, 0),
+            "first_page_uri": uri(0),
+            "messages": items,
+            "next_page_uri": uri(page + 1) + f"&PageToken=PA{page + 1}" if more else None,
+            "page": page,
+            "page_size": size,
+            "previous_page_uri": uri(page - 1) if page else None,
+            "start": page * size,
+            "uri": uri(page),
+        }
+        errors = [e.message for e in self.list_validator.iter_errors(body)]
+        assert not errors, errors
+        return body
 
     def created(self, sid: str, form: dict[str, str]) -> dict[str, Any]:
         """A 201 body shaped like the spec's example for this request, checked against the spec."""
@@ -481,6 +611,21 @@ class TwilioSpec:
         return body
 
 
+def _date_sent_matches(message: dict[str, Any], params: dict[str, str]) -> bool:
+    """Twilio's DateSent filters (a day, or on/before, on/after it); unsent messages have none."""
+    sent = message.get("date_sent")
+    if not any(k in params for k in ("DateSent", "DateSent<", "DateSent>")):
+        return True
+    if sent is None:
+        return False
+    day = dt.datetime.strptime(sent, "%a, %d %b %Y %H:%M:%S %z").date().isoformat()
+    return (
+        day == params.get("DateSent", day)
+        and day <= params.get("DateSent<", day)
+        and day >= params.get("DateSent>", day)
+    )
+
+
 @dataclass
 class TwilioRequest:
     method: str
@@ -490,6 +635,7 @@ class TwilioRequest:
     form: list[tuple[str, str]]
     raw: bytes
     at: float
+    query: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def to(self) -> str:
@@ -516,7 +662,13 @@ def twilio_error(status: int, code: int, message: str) -> Reply:
 
 
 class TwilioPeer:
-    """Answers the Create Message operation like Twilio would; replies are scripted per number."""
+    """Answers the Create Message and List Message operations like Twilio would; replies are
+    scripted per number.
+
+    lose: numbers whose create requests are read and then neither done nor answered (lost on
+    the way in), until `release` is set.
+    hold: numbers whose messages are created and then not answered until `release` is set.
+    """
 
     def __init__(self, token: str = TWILIO_TOKEN) -> None:
         self.spec = TwilioSpec()
@@ -525,6 +677,9 @@ class TwilioPeer:
         self.fetches: list[TwilioRequest] = []  # statuses asked for (GET)
         self.created: list[dict[str, Any]] = []
         self.script: dict[str, list[Reply]] = {}  # number -> replies to give first, in order
+        self.lose: set[str] = set()
+        self.hold: set[str] = set()
+        self.release = threading.Event()
         self.status: dict[str, tuple[str, int | None]] = {}  # number -> (status, error code)
         self.lock = threading.Lock()
         peer = self
@@ -539,6 +694,9 @@ class TwilioPeer:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 reply = peer.answer(self.command, self.path, dict(self.headers.items()), raw)
+                if reply is None:  # lost: the connection closes without an answer
+                    self.close_connection = True
+                    return
                 data = json.dumps(reply.body).encode() if reply.body is not None else b""
                 self.send_response(reply.status)
                 self.send_header("Content-Type", "application/json")
@@ -563,6 +721,7 @@ class TwilioPeer:
         return self
 
     def stop(self) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -572,32 +731,63 @@ class TwilioPeer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def answer(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> Reply:
+    def answer(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> Reply | None:
         lower = {k.lower(): v for k, v in headers.items()}
         auth = None
         value = lower.get("authorization", "")
         if value.startswith("Basic "):
             user, _, password = base64.b64decode(value[6:]).decode().partition(":")
             auth = (user, password)
+        path, _, query = target.partition("?")
         form = parse_qsl(raw.decode(), keep_blank_values=True, strict_parsing=bool(raw))
         request = TwilioRequest(
-            method, path, lower.get("content-type", ""), auth, form, raw, time.monotonic()
+            method,
+            path,
+            lower.get("content-type", ""),
+            auth,
+            form,
+            raw,
+            time.monotonic(),
+            parse_qsl(query, keep_blank_values=True),
         )
         with self.lock:
             (self.fetches if method == "GET" else self.requests).append(request)
-        if method == "GET":
-            return self._fetch(request)
+        if method == "GET" and not self.spec.path_regex.match(path):
+            return self._fetch(request)  # Fetch Message: /Messages/{Sid}.json
         if self.spec.problems(request):
             return twilio_error(400, 21000, "request does not conform to the spec")
         if auth != (TWILIO_SID, self.token):
             return twilio_error(401, 20003, "Authenticate")
+        if method == "GET":  # List Message
+            with self.lock:
+                return Reply(200, self.spec.listed(request, self.messages()))
+        if request.to in self.lose:
+            self.release.wait(timeout=120)
+            return None
         with self.lock:
             scripted = self.script.get(request.to)
             if scripted:
                 return scripted.pop(0)
             body = self.spec.created(auth[0], dict(form))
             self.created.append(body)
+        if request.to in self.hold:
+            self.release.wait(timeout=120)
         return Reply(201, body)
+
+    def messages(self) -> list[dict[str, Any]]:
+        """What Twilio's list shows of the messages created: sent by now, newest first."""
+        return [
+            {**m, "status": "sent", "date_sent": m["date_created"]} for m in reversed(self.created)
+        ]
+
+    def posts(self) -> list[TwilioRequest]:
+        with self.lock:
+            return list(self.requests)
+
+    def lists(self) -> list[TwilioRequest]:
+        """The List Message requests (status fetches are the other GETs)."""
+        with self.lock:
+            return [r for r in self.fetches if self.spec.path_regex.match(r.path)]
 
     def _fetch(self, request: TwilioRequest) -> Reply:
         """Fetch Message: what became of a message this peer created (`status` per number;
@@ -711,18 +901,23 @@ def log_entries(root: Path, month: str = "2026/11") -> list[dict[str, Any]]:
 
 
 def by_delivery(entries: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The entries of each delivery a run claimed (its claim first), by delivery id."""
     out: dict[str, list[dict[str, Any]]] = {}
     for e in entries:
         if "delivery" in e:
             out.setdefault(e["delivery"], []).append(e)
-    return out
+    return {d: es for d, es in out.items() if any(e["status"] == "pending" for e in es)}
 
 
 def outcome(entries: list[dict[str, Any]]) -> dict[str, Any]:
-    """The one outcome entry of a delivery (its other entry, if any, is its pending)."""
-    done = [e for e in entries if e["status"] != "pending"]
+    """The one outcome entry of a delivery (its others are its claim and its hand-over)."""
+    done = [e for e in entries if e["status"] not in ("pending", "handover")]
     assert len(done) == 1, entries
     return done[0]
+
+
+def statuses(entries: list[dict[str, Any]]) -> list[str]:
+    return [e["status"] for e in entries]
 
 
 def secret_forms(*secrets: str) -> list[bytes]:
@@ -781,6 +976,14 @@ class Scenarios:
     def __call__(self, function: Callable[..., Ran]) -> Callable[..., Ran]:
         self.functions[function.__name__] = function
         return function
+
+    def started(self, factory: Any) -> Iterator[dict[str, Any]]:
+        """Every scenario started, each with its own folder and a throwaway CA: what a module's
+        fixture yields (`yield from scenario.started(tmp_path_factory)`)."""
+        certs = make_certs(factory.mktemp("certs"))
+        pool, futures = self.start(factory.mktemp, certs)
+        yield futures
+        pool.shutdown(wait=True)
 
     def start(self, folder: Callable[[str], Path], *args: Any):  # type: ignore[no-untyped-def]
         from concurrent.futures import ThreadPoolExecutor

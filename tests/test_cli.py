@@ -53,5 +53,5 @@ def test_invalid_repository_stops_run_with_exit_2(sample: Path) -> None:
 def test_dry_run_writes_nothing(sample: Path) -> None:
     result = nudge("run", "--root", str(sample), "--today", "2026-11-23", "--dry-run")
     assert result.code == 0
-    assert result.out.startswith("dry run: 11 message(s) would be sent (2026-11-23)")
+    assert result.out.startswith("dry run: 11 messages would be sent (2026-11-23)")
     assert not (sample / "log").exists() and not (sample / "outbox").exists()

@@ -145,12 +145,27 @@ def bad_credentials(folder: Path, certs: Certs) -> Ran:
         return Ran(root, [result], smtp, twilio)
 
 
+@scenario
+def relay(folder: Path, certs: Certs) -> Ran:
+    """A local relay that takes mail without a login (auth: none, security: none): first with
+    --transport auto, then --transport live. No SMTP credentials in the environment."""
+    root = copy_sample(folder)
+    with SmtpPeer(None, require_auth=False) as smtp:
+        configure(
+            root,
+            email={"host": "127.0.0.1", "port": smtp.port, "security": "none", "auth": "none"},
+            sms=None,
+        )
+        env = {**live_env(), "SMTP_USERNAME": "", "SMTP_PASSWORD": ""}
+        auto = nudge("run", "--today", TODAY, "--root", str(root), env=env, timeout=90)
+        by_auto = len(smtp.received)
+        live = run_live(root, env, "2026-11-24")
+    return Ran(root, [auto, live], smtp, extra={"by_auto": by_auto})
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future[Ran]]]:
-    certs = make_certs(tmp_path_factory.mktemp("certs"))
-    pool, futures = scenario.start(tmp_path_factory.mktemp, certs)
-    yield futures
-    pool.shutdown(wait=True)
+    yield from scenario.started(tmp_path_factory)
 
 
 # -- a good server --------------------------------------------------------------------------------
@@ -168,8 +183,10 @@ def test_log_has_pending_then_sent_for_every_email(good: Ran) -> None:
     deliveries = mailed(good.extra["entries"])
     assert len(deliveries) == MAILS
     for es in deliveries.values():
-        assert [e["status"] for e in es] == ["pending", "sent"], es
-        assert es[1]["attempts"] == 1 and es[1]["provider_id"]
+        assert [e["status"] for e in es] == ["pending", "handover", "sent"], es
+        assert es[2]["attempts"] == 1 and es[2]["provider_id"]
+        assert es[1]["message_id"] == es[2]["message_id"]
+        assert MESSAGE_ID.match(es[1]["message_id"])
     assert "sent 11 (email 7, letter 1, sms 2, task 1)" in good.result.out.splitlines()[0]
 
 
@@ -356,7 +373,7 @@ def test_connection_dropped_after_data_is_unknown_and_never_resent(
     # the second run the same day: nothing goes out, the unknown one is pointed out
     assert len(smtp.received) == MAILS - 1
     assert " sent 0" in second.out.splitlines()[0], second.out
-    assert "Needs a person: 1 earlier message(s) with unknown outcome" in second.out
+    assert "Needs a person: 1 earlier message with unknown outcome" in second.out
     assert_no_secrets(ran.root, first.out, first.err, second.out, second.err)
 
 
@@ -430,3 +447,35 @@ def test_rejected_credentials_leak_no_secret(runs: dict[str, Future[Ran]]) -> No
         result.err,
         secrets=(WRONG_PASSWORD, WRONG_TOKEN, SMTP_PASSWORD, TWILIO_TOKEN),
     )
+
+
+# -- a relay without login ------------------------------------------------------------------------
+
+
+def test_auto_writes_to_the_outbox_for_a_relay_without_login_and_says_so(
+    runs: dict[str, Future[Ran]],
+) -> None:
+    ran = runs["relay"].result()
+    auto = ran.results[0]
+    assert auto.code == 0, auto.out + auto.err
+    assert ran.extra["by_auto"] == 0
+    assert (
+        "note: e-mail: the relay 127.0.0.1:" in auto.err
+        and "takes mail without a login (auth: none), so --transport auto writes e-mail to the "
+        "outbox; --transport live sends through it"
+        in auto.err
+    ), auto.err
+    assert list((ran.root / "outbox" / TODAY).glob("*.eml"))
+
+
+def test_live_sends_through_a_relay_without_login(runs: dict[str, Future[Ran]]) -> None:
+    ran = runs["relay"].result()
+    live = ran.results[1]
+    assert live.code == 0, live.out + live.err
+    assert ran.smtp is not None
+    assert ran.smtp.received and ran.smtp.auth == []  # never asked to log in, never did
+    assert b"AUTH" not in ran.smtp.plain_bytes()
+    mailed_now = [
+        es for es in mailed(log_entries(ran.root)).values() if es[0]["date"] == "2026-11-24"
+    ]
+    assert mailed_now and all(outcome(es)["status"] == "sent" for es in mailed_now)

@@ -26,11 +26,22 @@ values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(-5, 200)
+    | st.sampled_from([3650, 3651, -3651, 10**12, 10**400])
     | st.text(max_size=12)
     | st.sampled_from(
         [
             "2026-02-30",
             "2026-11-23",
+            "9999-12-31",
+            "1899-12-31",
+            "2200-12-31",
+            "Jens\nHolm",
+            "Jens Holm\n",
+            "999999999999.99",
+            "1000000000000",
+            "0.123456789",
+            "INV/2026/1",
+            "FV/2026//1",
             "EUR",
             "EURO",
             "email",

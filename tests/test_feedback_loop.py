@@ -274,9 +274,9 @@ def test_an_unknown_email_is_settled_by_its_copy_in_the_mailbox(
         dovecot.deliver(dropped.data, folder="Copies")  # the copy reached the bcc mailbox
         second = run(root, "2026-11-10", environment)
     assert "settled   1 e-mail(s) of unknown outcome" in second.out
-    [settled] = entries(root, "resolved")
+    [settled] = entries(root, "reconciled")
     assert settled["sent"] is True and settled["keys"] == ["NH-1/tier-1/2026-11-09/email"]
-    assert "in the mailbox folder 'Copies'" in settled["reason"]
+    assert "in the mailbox folder 'Copies'" in settled["evidence"]
     report = nudge("report", "--today", "2026-11-10", "--root", str(root), "--format", "json")
     assert json.loads(report.out)["unknown"] == []
 

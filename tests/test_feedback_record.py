@@ -71,8 +71,8 @@ def test_an_unknown_email_is_settled_only_by_its_own_message_id() -> None:
                                  date(2026, 3, 10)) == []  # fmt: skip
     [settled] = settle_unknown_emails([unknown], {mid: "the mailbox folder 'Copies'"}, DOMAIN,
                                       date(2026, 3, 10))  # fmt: skip
-    assert settled["status"] == "resolved" and settled["sent"] is True
-    assert settled["delivery"] == "d1" and mid in settled["reason"]
+    assert settled["status"] == "reconciled" and settled["sent"] is True
+    assert settled["delivery"] == "d1" and mid in settled["evidence"]
     assert (
         index([unknown, Entry({**settled, "id": "z", "at": "2026-03-10T08:00:00Z"})]).unknown == []
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,54 @@ def test_two_runs_at_once_send_each_reminder_once_and_lose_no_line(
     sent_by = {line["run"] for line in lines if line["status"] == "sent"}
     either = "".join(out for out, _ in outputs)
     assert len(sent_by) == 2 or "Already sent by another run" in either
+
+
+def test_a_run_that_loses_the_race_cancels_its_bookkeeping_too(
+    remote: Path, tmp_path: Path
+) -> None:
+    """The loser decides on the same log as the winner, which pushes first (from the loser's
+    pre-push hook): the loser cancels its claims and its superseded/missed records alike, so
+    the remote log holds each decision once and `history` tells each missed occurrence once."""
+    winner = clone(remote, tmp_path / "winner")
+    loser = clone(remote, tmp_path / "loser")
+    marker = tmp_path / "raced"
+    hook = loser / ".git" / "hooks" / "pre-push"
+    hook.write_text(
+        "#!/bin/sh\n"
+        "unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE\n"
+        f'if [ ! -e "{marker}" ]; then\n'
+        f'  touch "{marker}"\n'
+        f'  "{sys.executable}" -m runner run --root "{winner}" --today 2026-11-23 --push'
+        f' > "{tmp_path / "winner.txt"}" 2>&1 || exit 1\n'
+        "fi\n"
+    )
+    hook.chmod(0o755)
+    lost = nudge("run", "--root", str(loser), "--today", "2026-11-23", "--push")
+    assert marker.exists(), "the hook never ran"
+    assert (tmp_path / "winner.txt").read_text().startswith("2026-11-23 sent 23")
+    assert lost.code == 0, lost.out + lost.err
+    assert lost.out.startswith("2026-11-23 sent 0"), lost.out
+    assert "Already sent by another run: 23" in lost.out
+    check = clone(remote, tmp_path / "check")
+    lines = log_lines(check)
+    runs = {str(line["run"]) for line in lines}
+    assert len(runs) == 2
+    cancelled = {line["delivery"] for line in lines if line["status"] == "cancelled"}
+    standing = Counter(
+        key
+        for line in lines
+        if line["status"] in ("superseded", "missed") and line["delivery"] not in cancelled
+        for key in line["keys"]
+    )
+    recorded = Counter(
+        key for line in lines if line["status"] in ("superseded", "missed") for key in line["keys"]
+    )
+    assert standing and set(standing.values()) == {1}
+    assert set(recorded.values()) == {2}  # both decided them; the loser's are cancelled
+    missed = next(line for line in lines if line["status"] == "missed")
+    history = nudge("history", missed["invoices"][0], "--root", str(check))
+    assert history.code == 0, history.err
+    day = missed["keys"][0].split("/")[-2]
+    occurrence = f"{missed['step']} {missed['channel']} ({day})"
+    told = [line for line in history.out.splitlines() if occurrence in line]
+    assert len(told) == 1, history.out

@@ -61,7 +61,7 @@ def test_explain_a_customer_covers_each_of_their_invoices(sample: Path) -> None:
 
 def test_markdown_fits_a_job_summary(sample: Path) -> None:
     result = nudge("plan", "--root", str(sample), "--today", "2026-11-23", "--format", "markdown")
-    assert result.out.startswith("**11 message(s)** (2026-11-23)")
+    assert result.out.startswith("**11 messages** (2026-11-23)")
     assert "<details><summary>Why each message is due</summary>" in result.out
 
 

@@ -121,7 +121,7 @@ def test_validate_reports_the_same_problems_from_a_snapshot(tmp_path: Path) -> N
     assert snapshots(root) != []
     second = nudge("validate", "--root", str(root), env=env)
     assert first.code == second.code == 1
-    assert "INV-1042.yaml:6:6: due: '2026-10-32' is not a date" in first.out
+    assert "INV-1042.yaml:6:6: due: '2026-10-32' does not exist" in first.out
     assert (second.out, second.err) == (first.out, first.err)
 
 

@@ -6,7 +6,7 @@ import asyncio
 import re
 from pathlib import Path
 
-from runner.channels import Outcome
+from runner.channels import Handover, Outcome
 from runner.compose import MESSAGE_POLICY, Outgoing, email_message
 from runner.model import Repository
 from runner.pdf import available, render
@@ -32,7 +32,9 @@ class Outbox:
     async def open(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
 
-    async def send(self, message: Outgoing) -> Outcome:
+    async def send(self, message: Outgoing, handover: Handover) -> Outcome:
+        if not await handover():
+            return Outcome("deferred")
         path = self.path_for(message)
         path.parent.mkdir(parents=True, exist_ok=True)
         if message.channel in ("email", "task"):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import aiosmtplib
 
-from runner.channels import Outcome, Status
+from runner.channels import Handover, Outcome, Status
 from runner.compose import Outgoing, envelope, message_id, return_path_of
 from runner.errors import NudgeError
 from runner.mime import wire_bytes
@@ -46,7 +46,18 @@ class Smtp:
         # again, so a wrong password is tried once, not once per message (servers lock
         # accounts that hammer them).
         self.broken: str | None = None
-        self.connecting = asyncio.Lock()
+        # The first connection is made alone: a setup problem (no STARTTLS, an untrusted
+        # certificate, a refused password) is found out once. After it, connections open in
+        # parallel up to max_connections (a server that does not answer costs a timeout or two,
+        # not one per connection), the password tried by one at a time until it is accepted.
+        self.probing = asyncio.Lock()
+        self.probed = False
+        self.logging_in = asyncio.Lock()
+        self.logged_in = False
+
+    @property
+    def where(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
 
     async def open(self) -> None:
         return None
@@ -68,38 +79,66 @@ class Smtp:
         except aiosmtplib.SMTPException as exc:
             if "STARTTLS" in str(exc).upper():
                 raise SmtpConfigError(
-                    f"{self.settings.host}:{self.settings.port} does not offer STARTTLS: "
-                    "refusing to send e-mail in plain text (use security: tls or fix the server)"
+                    f"{self.where} does not offer STARTTLS: refusing to send e-mail in plain "
+                    "text (use security: tls or fix the server)"
                 ) from None
             raise
-        if self.username is not None and self.password is not None:
-            try:
-                await client.login(self.username, self.password)
-            except BaseException:
-                client.close()
-                raise
+        except BaseException:
+            client.close()
+            raise
+        try:
+            await self._login(client)
+        except BaseException:
+            client.close()
+            raise
         self.open_connections.append(client)
         return client
 
-    async def send(self, message: Outgoing) -> Outcome:
+    async def _login(self, client: aiosmtplib.SMTP) -> None:
+        if self.username is None or self.password is None:
+            return  # auth: none, a relay that takes mail without a login
+        if self.logged_in:
+            await client.login(self.username, self.password)
+            return
+        async with self.logging_in:
+            if self.broken is not None:
+                raise SmtpConfigError(self.broken)
+            await client.login(self.username, self.password)
+            self.logged_in = True
+
+    async def send(self, message: Outgoing, handover: Handover) -> Outcome:
         async with self.slots:
             try:
                 client = self.idle.get_nowait()
             except asyncio.QueueEmpty:
                 client = None
             if client is None or not client.is_connected:
-                async with self.connecting:  # one at a time: a broken setup is found out once
-                    if self.broken is not None:
-                        return Outcome("retry", reason=self.broken)
-                    client, outcome = await self._connect_or_say_why()
-                    if client is None:
-                        return outcome
-            outcome, reusable = await self._transaction(client, message)
+                client, outcome = await self._first_or_next()
+                if client is None:
+                    return outcome
+            try:
+                data = wire_bytes(self.repo, message, datetime.now(UTC))
+            except BaseException:  # the message, not the connection: keep it for the next
+                self.idle.put_nowait(client)
+                raise
+            outcome, reusable = await self._transaction(client, message, data, handover)
             if reusable:
                 self.idle.put_nowait(client)
             else:
                 await _drop(client)
             return outcome
+
+    async def _first_or_next(self) -> tuple[aiosmtplib.SMTP | None, Outcome]:
+        if not self.probed:
+            async with self.probing:
+                if not self.probed:
+                    try:
+                        return await self._connect_or_say_why()
+                    finally:
+                        self.probed = True
+        if self.broken is not None:
+            return None, Outcome("retry", reason=self.broken)
+        return await self._connect_or_say_why()
 
     async def _connect_or_say_why(self) -> tuple[aiosmtplib.SMTP | None, Outcome]:
         try:
@@ -108,17 +147,20 @@ class Smtp:
             self.broken = str(exc)
         except aiosmtplib.SMTPAuthenticationError as exc:
             self.broken = (
-                f"SMTP authentication failed ({exc.code}) at {self.settings.host}:"
-                f"{self.settings.port}: check {self.settings.username_env} and "
-                f"{self.settings.password_env}"
+                f"SMTP authentication failed ({exc.code}) at {self.where}: check "
+                f"{self.settings.username_env} and {self.settings.password_env}"
             )
         except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             untrusted = _untrusted(exc)
             if untrusted is None:
-                return None, Outcome("retry", reason=f"cannot connect: {_describe(exc)}")
+                return None, Outcome(
+                    "retry",
+                    reason=f"cannot connect to {self.where}: {_describe(exc)}",
+                    unreachable=True,
+                )
             self.broken = (
-                f"{self.settings.host}:{self.settings.port}: TLS certificate not trusted "
-                f"({untrusted.verify_message}): refusing to send e-mail to it"
+                f"{self.where}: TLS certificate not trusted ({untrusted.verify_message}): "
+                "refusing to send e-mail to it"
             )
         # Not the message's fault and certainly not sent: `failed` is permanent and would block
         # the message for good. A retry is logged `failed, permanent: false` (the batch stops
@@ -126,9 +168,8 @@ class Smtp:
         return None, Outcome("retry", reason=self.broken)
 
     async def _transaction(
-        self, client: aiosmtplib.SMTP, message: Outgoing
+        self, client: aiosmtplib.SMTP, message: Outgoing, data: bytes, handover: Handover
     ) -> tuple[Outcome, bool]:
-        data = wire_bytes(self.repo, message, datetime.now(UTC))
         sender = return_path_of(self.repo.settings)
         recipients = envelope(message, self.settings.bcc)
         data_sent = False
@@ -149,6 +190,9 @@ class Smtp:
                 return Outcome(
                     "failed", reason="all recipients refused: " + "; ".join(refused)
                 ), True
+            if not await handover():  # the batch says stop: nothing of it has left
+                await client.rset()
+                return Outcome("deferred"), True
             data_sent = True
             response = await client.data(data)
             return Outcome(

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from runner.channels import Outcome
+from runner.channels import Handover, Outcome
 from runner.compose import Outgoing
 from runner.model import SmsSettings
+from runner.reconcile import Listing, LookupFailed, Message
 
 OPTED_OUT = 21610
 PERMANENT_CODES = {
@@ -46,7 +47,7 @@ class TwilioSms:
     async def close(self) -> None:
         return None
 
-    async def send(self, message: Outgoing) -> Outcome:
+    async def send(self, message: Outgoing, handover: Handover) -> Outcome:
         done = self.delivered.setdefault(message.delivery.id, {})
         results: list[Outcome] = []
         for number in message.delivery.to:
@@ -55,6 +56,8 @@ class TwilioSms:
             async with self.slots:
                 if self.broken is not None:
                     outcome = Outcome("retry", reason=self.broken)
+                elif not await handover():  # the batch says stop: nothing of it has left
+                    outcome = Outcome("deferred")
                 else:
                     outcome = await asyncio.to_thread(self._post, number, message.text.strip())
             if outcome.status == "sent":
@@ -89,16 +92,47 @@ class TwilioSms:
                 return Outcome("retry", reason=self.broken)
             return _classify(exc, number, getattr(client.http_client, "last_headers", {}))
         except (requests.exceptions.ConnectTimeout, requests.exceptions.SSLError) as exc:
-            return Outcome("retry", reason=f"cannot connect to Twilio: {type(exc).__name__}")
+            return Outcome(
+                "retry", reason=f"cannot connect to Twilio: {type(exc).__name__}", unreachable=True
+            )
         except requests.exceptions.ConnectionError as exc:
             if _before_request(exc):
-                return Outcome("retry", reason="cannot connect to Twilio")
+                return Outcome("retry", reason="cannot connect to Twilio", unreachable=True)
             return Outcome("unknown", reason="connection lost after the request was sent")
         except requests.exceptions.Timeout:
             return Outcome(
                 "unknown", reason="Twilio did not answer in time after the request was sent"
             )
         return Outcome("sent", provider_id=str(created.sid))
+
+    def messages_to(self, number: str, limit: int = 1000) -> Listing:
+        """Twilio's list of the messages this account sent to `number` (Messages.json GET,
+        filtered by To), for runner.reconcile. Filtered by To only: a message still queued has
+        no DateSent yet, and a DateSent filter would leave it out and call it never sent."""
+        import requests
+        from twilio.base.exceptions import TwilioException
+
+        client = self._client()
+        found = []
+        try:
+            for record in client.messages.stream(
+                to=number, page_size=min(limit, 1000), limit=limit
+            ):
+                found.append(
+                    Message(
+                        sid=str(record.sid),
+                        to=str(record.to),
+                        body=str(record.body or ""),
+                        created=record.date_created,
+                        status=str(record.status),
+                    )
+                )
+        except (TwilioException, requests.exceptions.RequestException) as exc:
+            raise LookupFailed(
+                f"cannot read Twilio's list of messages ({type(exc).__name__}): the unknown "
+                "outcomes stay for the next run or a person"
+            ) from None
+        return Listing(tuple(found), complete=len(found) < limit)
 
 
 def client(settings: SmsSettings, account_sid: str, auth_token: str, timeout: float) -> Any:
@@ -165,7 +199,7 @@ def _combine(done: dict[str, str], results: list[Outcome]) -> Outcome:
     failed = [r for r in results if r.status != "sent"]
     if done and not failed:
         return Outcome("sent", provider_id=",".join(done.values()))
-    for status in ("unknown", "retry"):
+    for status in ("unknown", "retry", "deferred"):
         worst = next((r for r in failed if r.status == status), None)
         if worst is not None:
             return Outcome(
@@ -174,6 +208,7 @@ def _combine(done: dict[str, str], results: list[Outcome]) -> Outcome:
                 retry_after=worst.retry_after,
                 opted_out=opted,
                 provider_id=",".join(done.values()),
+                unreachable=worst.unreachable,
             )
     if done:
         return Outcome(

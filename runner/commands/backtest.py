@@ -9,8 +9,10 @@ from typing import Any
 
 from runner import simulate, workspace
 from runner.errors import NudgeError
+from runner.output import counted
 
 PAID_WITHIN_DAYS = 7
+MAX_DAYS = 3660
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +40,10 @@ def run(args: argparse.Namespace) -> int:
     end: date = args.end
     if end < start:
         raise NudgeError("--to is before --from")
+    if (end - start).days > MAX_DAYS:
+        raise NudgeError(
+            f"--from and --to are more than {MAX_DAYS} days apart: replay ten years at most"
+        )
     loaded = workspace.load_valid(args.root)
     repo = loaded.repo
     replayed = simulate.replay(repo, simulate.mornings(repo, simulate.days_between(start, end)))
@@ -77,7 +83,7 @@ def _table(start: date, end: date, rows: list[dict[str, Any]], total: int, markd
         ]
         for r in rows
     ]
-    title = f"Backtest {start} to {end}: {total} message(s), as if Nudge ran every morning"
+    title = f"Backtest {start} to {end}: {counted(total, 'message')}, as if Nudge ran every morning"
     if markdown:
         lines = [f"**{title}**", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in body])

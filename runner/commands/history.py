@@ -258,34 +258,58 @@ def _log_events(root: Path, invoice_ids: set[str], customer_id: str) -> list[Eve
 
     events = []
     entries = read(root).entries
-    decided = {e.delivery for e in entries if e.status != "pending"}
+    by_delivery: dict[str, set[str]] = {}
+    for e in entries:
+        by_delivery.setdefault(e.delivery, set()).add(e.status)
     for entry in entries:
-        if entry.status == "pending" and entry.delivery in decided:
-            continue  # its outcome tells the story
+        status = entry.status
+        if _told_by_others(status, by_delivery[entry.delivery]):
+            continue
         keys = [key for key in (_parsed(k) for k in entry.keys) if key is not None]
         mentioned = set(entry.get("invoices", ())) | {key.invoice for key in keys}
         if not mentioned & invoice_ids:
             continue
-        status = entry.status
         when = str(entry.get("at") or entry.get("date") or "")
         # a message about several invoices names each one's own stage by its key
         own = list(dict.fromkeys(key.step for key in keys if key.invoice in invoice_ids))
         step = own[0] if len(own) == 1 else entry.get("step", "")
         what = f"{step} {entry.get('channel', '')}".strip()
-        if status in ("sent", "failed", "unknown", "pending", "cancelled"):
+        if status in ("sent", "failed", "unknown", "pending", "handover", "cancelled"):
             to = ", ".join(entry.get("to", ()))
             what = f"{what} to {to}" if to else what
+            what += {
+                "pending": ": claimed, never handed over (due again once its run is over)",
+                "handover": ": handed over, no answer (outcome unknown)",
+            }.get(status, "")
             if entry.get("reason"):
                 what += f": {entry.get('reason')}"
         elif status == "note":
             by = entry.get("by") or "someone"
             what = f"{entry.get('channel', 'note')} by {by}: {entry.get('text')}"
         elif status in ("superseded", "missed"):
-            day = keys[0].day.isoformat() if keys else ""
+            day = keys[0].day.isoformat() if keys else "?"
             what = f"{what} ({day}): {entry.get('reason', status)}"
         elif status == "resolved":
             what = f"outcome decided by a person: {'sent' if entry.get('sent') else 'not sent'}"
+        elif status == "reconciled":
+            verdict = "sent" if entry.get("sent") else "not sent"
+            what = (
+                f"outcome settled from the provider's records: {verdict} ({entry.get('evidence')})"
+            )
         elif status in FEEDBACK_STATUSES:
             what = came_back.describe(entry)
         events.append(Event(when, status, what, commit=str(entry.get("commit") or "")))
     return events
+
+
+def _told_by_others(status: str, statuses: set[str]) -> bool:
+    """Whether another entry of the same delivery tells its story: a claim or hand-over is told
+    by its outcome; a superseded or missed record another run had made first is cancelled, and
+    neither it nor its cancellation is news."""
+    decided = statuses - {"pending", "handover"}
+    if status == "pending":
+        return bool(decided or "handover" in statuses)
+    if status == "handover":
+        return bool(decided)
+    skipped = statuses & {"superseded", "missed"}
+    return bool(skipped) and "cancelled" in statuses and status in (*skipped, "cancelled")

@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+MAX_DAYS = 366  # a plan of a year ahead; more is a typo, and would take minutes
+
+
 def forecast(
     repo: Repository, log: LogIndex, start: datetime, days: int, only: list[str] | None = None
 ) -> list[Plan]:
@@ -49,8 +52,8 @@ def forecast(
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.days < 1:
-        raise NudgeError("--days must be at least 1")
+    if not 1 <= args.days <= MAX_DAYS:
+        raise NudgeError(f"--days must be from 1 to {MAX_DAYS}")
     loaded = workspace.load_valid(args.root)
     repo = loaded.repo
     log, _ = workspace.read_log(args.root)

@@ -6,16 +6,21 @@ import argparse
 import asyncio
 import os
 import sys
+import time
 from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from runner import workspace
-from runner.deliver import Batch, Job, now_stamp
+from runner import reconcile, workspace
+from runner.deliver import Batch, Deadline, Job, now_stamp
 from runner.errors import NudgeError
 from runner.feedback.collect import read_what_came_back
+from runner.model import Repository
+from runner.output import counted
 from runner.repository import Loaded
-from runner.schedule import Plan, plan
+from runner.schedule import Plan, plan, zone
 from runner.sendlog import LogIndex, Writer
 
 
@@ -48,16 +53,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    started = time.monotonic()  # the run's deadline counts from here
     root: Path = args.root
     publisher = _publisher(args) if (args.commit or args.push) and not args.dry_run else None
-    loaded = workspace.load_valid(root, templates=True)
+    loaded = workspace.load_valid(root, sends=True)
     repo = loaded.repo
+    deadline = Deadline(repo.settings.deadline_minutes, started)
     log, report = workspace.read_log(root)
     for file, line, why in report.damaged:
         print(f"{file}:{line}: warning: {why}", file=sys.stderr)
     now = workspace.now(args, repo.settings.defaults.timezone)
     came_back = read_what_came_back(args, repo, log, report, now)  # bounces, replies, SMS status
     log = came_back.log
+    settled: list[reconcile.Settlement] = []
+    unsettled: list[str] = []
+    if not args.dry_run:
+        settled, unsettled, log = _reconcile(args, loaded, log, now, deadline)
     today_plan = plan(repo, log, now, only=args.only)
     jobs = _compose(loaded, root, today_plan, log)
     if args.dry_run:
@@ -65,11 +76,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if publisher is not None:
         publisher.author = (repo.settings.git_author_name, repo.settings.git_author_email)
-    summary = _send(args, loaded, log, today_plan, jobs, publisher)
+    summary = _send(args, loaded, log, today_plan, jobs, publisher, deadline)
+    summary.settled, summary.not_settled = settled, unsettled
+    _report(summary)
     code = summary.exit_code
     if publisher is not None:
         code = max(code, _publish_outcomes(publisher, summary))
     came_back.finish()  # says what came back; marks it read now that the log is safe
+    for sentence in summary.stops():
+        print(f"nudge: {sentence}", file=sys.stderr)
     return code
 
 
@@ -140,7 +155,8 @@ def _compose(loaded: Loaded, root: Path, today_plan: Plan, log: LogIndex) -> lis
 
 
 def outcome_word(job: Job) -> str:
-    """sent, failed or unknown: a retry given up on is a failure (certainly not sent)."""
+    """sent, failed, unknown or deferred (not handed over: due again). A retry given up on is a
+    failure (certainly not sent)."""
     status = job.outcome.status if job.outcome else "failed"
     return "failed" if status == "retry" else status
 
@@ -160,6 +176,9 @@ class Summary:
         self.claimed_elsewhere = claimed_elsewhere
         self.notes = notes or []  # what a channel could not do as usual (letters without PDF)
         self.written: list[dict[str, Any]] = []
+        self.settled: list[reconcile.Settlement] = []
+        self.not_settled: list[str] = []  # why providers' records could not be read
+        self.stopped: list[str] = []  # why the batch handed nothing more over
         self.by_status: Counter[str] = Counter()
         self.sent_by_channel: Counter[str] = Counter()
         for job in jobs:
@@ -170,16 +189,28 @@ class Summary:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.by_status["failed"] or self.by_status["unknown"] else 0
+        return 1 if any(self.by_status[s] for s in ("failed", "unknown", "deferred")) else 0
 
     def headline(self) -> str:
         sent = self.by_status["sent"]
         channels = ", ".join(f"{c} {n}" for c, n in sorted(self.sent_by_channel.items()))
         text = f"{self.plan.today} sent {sent}" + (f" ({channels})" if channels else "")
-        for status in ("failed", "unknown"):
+        for status in ("failed", "unknown", "deferred"):
             if self.by_status[status]:
                 text += f", {status} {self.by_status[status]}"
         return text
+
+    def stops(self) -> list[str]:
+        """Why the run stopped handing messages over, one sentence each."""
+        left = Counter(
+            job.outcome.reason
+            for job in self.jobs
+            if job.outcome and job.outcome.status == "deferred"
+        )
+        return [
+            f"{reason}: {counted(left[reason], 'message')} not handed over, due again"
+            for reason in self.stopped
+        ]
 
     def lines(self) -> list[str]:
         out = [self.headline()]
@@ -207,11 +238,27 @@ class Summary:
         if self.claimed_elsewhere:
             out.append(f"Already sent by another run: {self.claimed_elsewhere} (not sent again)")
         out += self.notes
+        out += self._settlements()
         if self.log.unknown:
             out.append(
-                f"Needs a person: {len(self.log.unknown)} earlier message(s) with unknown "
-                "outcome (see `nudge report`); they are not re-sent automatically"
+                f"Needs a person: {counted(len(self.log.unknown), 'earlier message')} with "
+                "unknown outcome (see `nudge report`); they are not re-sent automatically"
             )
+        return out
+
+    def _settlements(self) -> list[str]:
+        out = []
+        if self.settled:
+            sent = sum(1 for s in self.settled if s.sent)
+            out.append(
+                f"Settled from the provider's records: {sent} sent, "
+                f"{len(self.settled) - sent} not sent (due again)"
+            )
+            out += [
+                f"  {'sent' if s.sent else 'not sent'}: {', '.join(s.entry.keys)}: {s.evidence}"
+                for s in self.settled
+            ]
+        out += [f"Not settled: {why}" for why in self.not_settled]
         return out
 
     def markdown(self) -> str:
@@ -230,7 +277,54 @@ class Summary:
                 f"{', '.join(d.invoices)} | {reason} |"
             )
         rest = self.lines()[1 + len(self.jobs) :]
-        return "\n".join([*lines, "", *rest]) + "\n"
+        return "\n".join([*lines, "", *rest, *self.stops()]) + "\n"
+
+
+def _reconcile(
+    args: argparse.Namespace, loaded: Loaded, log: LogIndex, now: datetime, deadline: Deadline
+) -> tuple[list[reconcile.Settlement], list[str], LogIndex]:
+    """Unknown SMS outcomes settled from Twilio's records (live runs only), written to the log;
+    the log as it then stands."""
+    from runner import transports
+
+    repo = loaded.repo
+    unknown = [e for e in log.unknown if e.get("channel") == "sms"]
+    credentials = transports.sms_credentials(repo)
+    sms = repo.settings.sms
+    if args.transport == "outbox" or credentials is None or sms is None:
+        return [], [], log
+    if not unknown or deadline.left() < 60:  # the deadline is for sending: settle next time
+        return [], [], log
+    from runner.channels.twilio_sms import TwilioSms
+
+    twilio = TwilioSms("sms", sms, *credentials, timeout=min(30, deadline.left() / 4))
+    settled, failed = reconcile.settle_sms(
+        unknown,
+        twilio.messages_to,
+        reconcile.known_provider_ids(log),
+        _phones(repo),
+        datetime.now(UTC),
+        reconcile.settle_after(),
+    )
+    if not settled:
+        return [], failed, log
+    writer = Writer(args.root, now.astimezone(zone(repo.settings.defaults.timezone)).date())
+    stamp = {"at": now_stamp(), "run": transports.run_id()}
+    writer.append_many([{**raw, **stamp} for raw in reconcile.entries(settled)])
+    return settled, failed, workspace.read_log(args.root)[0]
+
+
+def _phones(repo: Repository) -> Callable[[str], str]:
+    """A logged recipient (a number, or its hash with log.hash_recipients) back to a number."""
+    from runner.sendlog import hashed
+
+    known = {
+        hashed(c.phone): c.phone
+        for cust in repo.customers.values()
+        for c in cust.contacts
+        if c.phone
+    }
+    return lambda logged: known.get(logged, "") if logged.startswith("sha256:") else logged
 
 
 def _send(
@@ -240,15 +334,18 @@ def _send(
     today_plan: Plan,
     jobs: list[Job],
     publisher: Any,
+    deadline: Deadline,
 ) -> Summary:
     from runner import transports
 
     root: Path = args.root
     repo = loaded.repo
     channels = transports.choose(repo, args.transport, args.outbox or root / "outbox")
+    for note in transports.notes(repo, args.transport):
+        print(f"note: {note}", file=sys.stderr)
     writer = Writer(root, today_plan.today)
     run_id, commit = transports.run_id(), transports.config_commit(root)
-    _record_skipped(writer, today_plan, run_id, commit)
+    skipped = _record_skipped(writer, today_plan, run_id, commit)
     batch = Batch(
         writer,
         channels,
@@ -257,45 +354,62 @@ def _send(
         repo.settings.hash_recipients,
         transports.retry_policy(),
         _progress(),
+        deadline,
+        repo.settings.company.email.rsplit("@", 1)[-1],
     )
     batch.record_pending(jobs)
     taken: list[Job] = []
     if publisher is not None and publisher.push:
-        taken = _claim(publisher, writer, jobs, today_plan)
+        taken = _claim(publisher, writer, jobs, skipped, today_plan)
     sending = [job for job in jobs if job not in taken]
     asyncio.run(batch.send_all(sending))
     notes = sorted({note for sender in channels.values() for note in getattr(sender, "notes", ())})
     summary = Summary(sending, today_plan, log, claimed_elsewhere=len(taken), notes=notes)
     summary.written = writer.written
+    summary.stopped = [batch.stopped] if batch.stopped else []
+    summary.stopped += list(batch.circuits.values())
+    return summary
+
+
+def _report(summary: Summary) -> None:
     print("\n".join(summary.lines()))
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
         with open(step_summary, "a", encoding="utf-8") as handle:
             handle.write(summary.markdown())
-    return summary
 
 
-def _claim(publisher: Any, writer: Writer, jobs: list[Job], today_plan: Plan) -> list[Job]:
-    """Push our pending entries before sending; give up keys another run claimed first."""
+def _claim(
+    publisher: Any,
+    writer: Writer,
+    jobs: list[Job],
+    skipped: list[dict[str, Any]],
+    today_plan: Plan,
+) -> list[Job]:
+    """Push our claims (and the occurrences we recorded as superseded or missed) before
+    sending; give up what another run recorded first, bookkeeping included, so the remote log
+    holds each decision once."""
     from runner import publish
     from runner.sendlog import Entry
 
-    pending = [Entry(raw) for raw in writer.written if raw.get("status") == "pending"]
-    mine = {key for entry in pending for key in entry.keys}
+    ours = [Entry(raw) for raw in writer.written if raw.get("status") == "pending"]
+    ours += [Entry(raw) for raw in skipped]
+    mine = {key for entry in ours for key in entry.keys}
     cancelled: set[str] = set()
 
     def recheck() -> bool:
         taken = publish.claimed_elsewhere(publisher.root, mine, publisher.run_id)
-        fresh = [e for e in pending if str(e.raw["delivery"]) not in cancelled]
+        fresh = [e for e in ours if e.delivery not in cancelled]
         newly = publish.cancel(writer, fresh, taken)
         cancelled.update(newly)
         return bool(newly)
 
-    publisher.commit(f"{today_plan.today} sending {len(pending)} (pending)")
+    claims = sum(1 for e in ours if e.status == "pending")
+    publisher.commit(f"{today_plan.today} sending {claims} (pending)")
     if not publisher.push_with_retry(recheck):
         for job in jobs:
             cancelled.add(job.delivery_id)
-        publish.cancel(writer, pending, {k: "this run (push failed)" for k in mine})
+        publish.cancel(writer, ours, {k: "this run (push failed)" for k in mine})
         publisher.commit(f"{today_plan.today} nothing sent: the claims could not be pushed")
         raise publish.PublishError(
             "could not push the pending entries, so nothing was sent (another run may be "
@@ -304,23 +418,32 @@ def _claim(publisher: Any, writer: Writer, jobs: list[Job], today_plan: Plan) ->
     return [job for job in jobs if job.delivery_id in cancelled]
 
 
-def _record_skipped(writer: Writer, today_plan: Plan, run_id: str, commit: str | None) -> None:
+def _record_skipped(
+    writer: Writer, today_plan: Plan, run_id: str, commit: str | None
+) -> list[dict[str, Any]]:
+    """The occurrences not sent after missed runs, recorded (each its own delivery id, so a run
+    that loses a race for them cancels them like its claims)."""
+    from runner.sendlog import new_id
+
+    written = []
     for d in today_plan.with_status("superseded", "missed"):
-        writer.append(
-            {
-                "status": d.status,
-                "at": now_stamp(),
-                "date": today_plan.today.isoformat(),
-                "keys": [d.key],
-                "customer": d.customer,
-                "invoices": [d.invoice],
-                "step": d.step,
-                "channel": d.channel,
-                "reason": d.reason,
-                "run": run_id,
-                "commit": commit,
-            }
-        )
+        entry = {
+            "status": d.status,
+            "at": now_stamp(),
+            "delivery": new_id(),
+            "date": today_plan.today.isoformat(),
+            "keys": [d.key],
+            "customer": d.customer,
+            "invoices": [d.invoice],
+            "step": d.step,
+            "channel": d.channel,
+            "reason": d.reason,
+            "run": run_id,
+            "commit": commit,
+        }
+        writer.append(entry)
+        written.append(entry)
+    return written
 
 
 def _progress():  # type: ignore[no-untyped-def]
@@ -343,8 +466,8 @@ def _dry_run(today_plan: Plan, jobs: list[Job]) -> str:
     if not jobs:
         return f"dry run: nothing to send ({today_plan.today})"
     lines = [
-        f"dry run: {len(jobs)} message(s) would be sent ({today_plan.today}); nothing sent, "
-        "nothing written"
+        f"dry run: {counted(len(jobs), 'message')} would be sent ({today_plan.today}); "
+        "nothing sent, nothing written"
     ]
     for job in jobs:
         d = job.delivery

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         )
     with git.temporary_export(args.root, str(commit)) as folder:
         root = Path(folder)
-        repo = workspace.load_valid(root).repo
+        repo = workspace.load_valid(root, templates=False).repo
         policy = repo.policies[str(entry.get("policy"))]
         index = next(i for i, s in enumerate(policy.steps) if s.id == entry.get("step"))
         day = date.fromisoformat(str(entry.get("date")))

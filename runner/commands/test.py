@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from runner import simulate, workspace, yamlload
+from runner import paths, simulate, workspace, yamlload
 from runner.errors import NudgeError, Problem
 from runner.model import Contact, Customer, Repository
 
@@ -40,10 +40,7 @@ def run(args: argparse.Namespace) -> int:
     failures = 0
     for path in files:
         rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
-        try:
-            problems = check_case(loaded.repo, path, rel)
-        except yamlload.YamlProblem as exc:
-            problems = [Problem(rel, exc.line, exc.col, exc.message)]
+        problems = check_file(loaded.repo, root, path, rel)
         if problems:
             failures += 1
             print(f"FAIL {rel}")
@@ -53,6 +50,23 @@ def run(args: argparse.Namespace) -> int:
             print(f"ok   {rel}")
     print(f"{len(files) - failures} passed, {failures} failed")
     return 1 if failures else 0
+
+
+MAX_DAYS = 3660  # a run of ten years is a typo (9999-12-31), not a test
+
+
+def check_file(repo: Repository, root: Path, path: Path, rel: str) -> list[Problem]:
+    """A case file's problems: unreadable, not a case, or what it expected and did not get."""
+    if path.is_relative_to(root) and not paths.is_inside(root, path):
+        return [Problem(rel, 1, 1, paths.OUTSIDE)]
+    if path.is_dir():
+        return [Problem(rel, 1, 1, "is a folder, not a test case file: rename or remove it")]
+    try:
+        return check_case(repo, path, rel)
+    except yamlload.YamlProblem as exc:
+        return [Problem(rel, exc.line, exc.col, exc.message)]
+    except OSError as exc:
+        return [Problem(rel, 1, 1, f"cannot read file: {exc.strerror or exc}")]
 
 
 SYNTHETIC = Customer(
@@ -70,13 +84,16 @@ SYNTHETIC = Customer(
 
 
 def check_case(repo: Repository, path: Path, rel: str) -> list[Problem]:
-    from runner import repository
+    from runner import repository, schema
 
     doc = yamlload.load(path, rel)
     data = doc.data
     source = repository.Source(doc)
-    if not isinstance(data, dict) or not {"policy", "invoice", "run", "expect"} <= set(data):
+    if not isinstance(data, dict):
         return [Problem(rel, 1, 1, "a test case needs 'policy', 'invoice', 'run' and 'expect'")]
+    found = [source.problem(w, m, key=k) for w, k, m in schema.check("case", data)]
+    if found:
+        return found
     if data["policy"] not in repo.policies:
         return [source.problem(("policy",), f"policy '{data['policy']}' does not exist")]
     problems, got = sent_in_case(repo, doc)
@@ -100,6 +117,14 @@ def sent_in_case(repo: Repository, doc: yamlload.Document) -> tuple[list[Problem
     from runner import repository
 
     data = doc.data
+    source = repository.Source(doc)
+    days = _days(data["run"])
+    if len(days) > MAX_DAYS:
+        return [
+            source.problem(
+                ("run",), f"run: {len(days)} days; a case runs at most {MAX_DAYS} (ten years)"
+            )
+        ], []
     customer = repo.customers.get(str(data.get("customer", ""))) or replace(
         SYNTHETIC, policy=data["policy"], timezone=repo.settings.defaults.timezone
     )
@@ -121,16 +146,17 @@ def sent_in_case(repo: Repository, doc: yamlload.Document) -> tuple[list[Problem
     trial = replace(
         repo, customers={**repo.customers, customer.id: customer}, invoices={invoice.id: invoice}
     )
-    replayed = simulate.replay(trial, simulate.mornings(trial, _days(data["run"])))
+    replayed = simulate.replay(trial, simulate.mornings(trial, days))
     return [], [(d.date.isoformat(), d.step, d.channel) for d in replayed.deliveries]
 
 
-def _days(spec: Any) -> list[date]:
-    if isinstance(spec, dict) and "days" in spec:
+def _days(spec: dict[str, Any]) -> list[date]:
+    if "days" in spec:
         return [date.fromisoformat(str(d)) for d in spec["days"]]
-    return simulate.days_between(
-        date.fromisoformat(str(spec["from"])), date.fromisoformat(str(spec["to"]))
-    )
+    start, end = date.fromisoformat(spec["from"]), date.fromisoformat(spec["to"])
+    if (end - start).days > MAX_DAYS:
+        return [start + timedelta(days=n) for n in range(MAX_DAYS + 1)]  # enough to refuse it
+    return simulate.days_between(start, end)
 
 
 def _difference(want: list[tuple[str, str, str]], got: list[tuple[str, str, str]]) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from runner import output
 from runner.errors import Problem
+from runner.output import counted
 from runner.repository import Loaded
 
 
@@ -26,9 +27,8 @@ def check(root: Path) -> tuple[Loaded, list[Problem]]:
     from runner.feedback.validate import came_back, unreachable_contacts
 
     loaded = repository.load(root)
-    found = list(loaded.problems)
-    found.extend(checks.templates(loaded, root))
-    found.extend(unreachable_contacts(loaded, came_back(root)))
+    found = checks.all_problems(loaded, root)  # warnings of what came back: validate only
+    found += unreachable_contacts(loaded, came_back(root))
     return loaded, sorted(set(found))
 
 
@@ -41,16 +41,18 @@ def run(args: argparse.Namespace) -> int:
         return 1 if errors else 0
     repo = loaded.repo
     summary = (
-        f"{len(repo.customers)} customers, {len(repo.invoices)} invoices, "
-        f"{len(repo.policies)} policies, {len(repo.templates)} templates"
+        f"{counted(len(repo.customers), 'customer')}, {counted(len(repo.invoices), 'invoice')}, "
+        f"{counted(len(repo.policies), 'policy', 'policies')}, "
+        f"{counted(len(repo.templates), 'template')}"
     )
     if errors:
+        files = len({p.path for p in errors})
         print(
-            f"{len(errors)} error(s) in {len({p.path for p in errors})} file(s) ({summary})",
+            f"{counted(len(errors), 'error')} in {counted(files, 'file')} ({summary})",
             file=sys.stderr,
         )
         return 1
     if args.format == "text":
-        warned = f", {len(found)} warning(s)" if found else ""
+        warned = f", {counted(len(found), 'warning')}" if found else ""
         print(f"valid: {summary}{warned}")
     return 0

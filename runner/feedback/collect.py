@@ -21,7 +21,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from runner import sendlog, transports
+from runner import claims, sendlog, transports
 from runner.deliver import now_stamp
 from runner.feedback import record, sms_status
 from runner.feedback.mailbox import Mailbox, MailboxError
@@ -82,7 +82,7 @@ def read_what_came_back(
             raw.setdefault("at", stamp)
             raw.setdefault("run", run_id)
         sendlog.Writer(root, today).append_many(new)
-        came_back.log = sendlog.index([*report.entries, *(Entry(raw) for raw in new)])
+        came_back.log = claims.indexed([*report.entries, *(Entry(raw) for raw in new)])
     return came_back
 
 

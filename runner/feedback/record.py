@@ -125,26 +125,18 @@ def wait_until(repo: Repository, invoices: list[str], replied: date) -> date:
 def settle_unknown_emails(
     unknown: list[Entry], arrived: dict[str, str], domain: str, today: date
 ) -> list[dict[str, Any]]:
-    """`resolved` entries for e-mails whose outcome was unknown and whose Message-ID was found
-    where copies arrive ({message id: where}): the message certainly went out."""
+    """`reconciled` entries (runner.reconcile) for e-mails whose outcome was unknown and whose
+    Message-ID was found where copies arrive ({message id: where}): the message certainly went
+    out. A copy not found proves nothing: those stay unknown."""
+    from runner import reconcile
+
     settled = []
     for entry in unknown:
         if entry.get("channel") not in ("email", "task"):
             continue
         message_id = message_id_of(entry.keys, domain)
         where = arrived.get(message_id) or arrived.get(message_id.lower())
-        if where is None:
-            continue
-        settled.append(
-            {
-                "status": "resolved",
-                "delivery": entry.delivery,
-                "date": today.isoformat(),
-                "keys": list(entry.keys),
-                "customer": entry.get("customer"),
-                "sent": True,
-                "reason": f"its Message-ID {message_id} is in {where}",
-                "by": "nudge (reconciled from the mailbox)",
-            }
-        )
-    return settled
+        if where is not None:
+            evidence = f"its Message-ID {message_id} is in {where}"
+            settled.append(reconcile.Settlement(entry, True, evidence, message_id))
+    return reconcile.entries(settled)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 from runner.errors import Problem
 from runner.feedback import rules
 from runner.repository import Loaded
-from runner.sendlog import Entry, LogIndex, index, log_files
+from runner.sendlog import LogIndex, index, read
 
 # What came back, as the log writer spells it (json.dumps, sort_keys): only these lines are
 # parsed, so validate does not pay for reading a year of log (seconds at 300k lines).
@@ -18,18 +17,9 @@ CAME_BACK = re.compile(r'"status": "(bounced|undelivered|delivered|reply|autorep
 
 
 def came_back(root: Path) -> LogIndex:
-    """The log index of what came back alone (enough for rules.unreachable)."""
-    entries = []
-    for path in log_files(root):
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            if CAME_BACK.search(line):
-                try:
-                    raw = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a damaged line: `run` and `report` say so
-                if isinstance(raw, dict):
-                    entries.append(Entry(raw))
-    return index(entries)
+    """The log index of what came back alone (enough for rules.unreachable); damaged lines and
+    unreadable files are `run`'s and `report`'s to report."""
+    return index(read(root, CAME_BACK).entries)
 
 
 def unreachable_contacts(loaded: Loaded, log: LogIndex) -> Iterator[Problem]:
