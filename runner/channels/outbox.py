@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from pathlib import Path
 
@@ -33,31 +34,34 @@ class Outbox:
         self.folder.mkdir(parents=True, exist_ok=True)
 
     async def send(self, message: Outgoing, handover: Handover) -> Outcome:
+        """Everything slow (the MIME bytes, a letter's PDF) is made before the hand-over; the
+        hand-over is then the writing of finished files, each whole or not at all (written
+        beside and renamed), so a run killed at any moment leaves next to nothing unknown."""
+        path = self.path_for(message)
+        files = await self._files(path, message)
         if not await handover():
             return Outcome("deferred")
-        path = self.path_for(message)
         path.parent.mkdir(parents=True, exist_ok=True)
-        if message.channel in ("email", "task"):
-            path.write_bytes(email_message(self.repo, message).as_bytes(policy=MESSAGE_POLICY))
-        elif message.channel == "sms":
-            header = f"To: {', '.join(message.delivery.to)}\n\n"
-            path.write_text(header + message.text, encoding="utf-8")
-        else:
-            path = await self._letter(path, message.html or message.text)
-        return Outcome("sent", provider_id=f"outbox:{path.relative_to(self.folder).as_posix()}")
+        for target, data in files:
+            _write_whole(target, data)
+        named = files[-1][0]  # what goes out: the PDF of a letter where there is one
+        return Outcome("sent", provider_id=f"outbox:{named.relative_to(self.folder).as_posix()}")
 
-    async def _letter(self, path: Path, page: str) -> Path:
-        """The letter's HTML, and its PDF when WeasyPrint can run here: the file to print."""
-        path.write_text(page, encoding="utf-8")
+    async def _files(self, path: Path, message: Outgoing) -> list[tuple[Path, bytes]]:
+        if message.channel in ("email", "task"):
+            return [(path, email_message(self.repo, message).as_bytes(policy=MESSAGE_POLICY))]
+        if message.channel == "sms":
+            header = f"To: {', '.join(message.delivery.to)}\n\n"
+            return [(path, (header + message.text).encode("utf-8"))]
+        page = message.html or message.text
+        files = [(path, page.encode("utf-8"))]
         missing = available()  # the first call loads WeasyPrint, here rather than in a thread
         if missing:
             self.notes.add(f"Letters written as HTML only: {missing}")
-            return path
-        async with self._printing:
+            return files
+        async with self._printing:  # one PDF at a time, off the event loop
             printed = await asyncio.to_thread(render, page)
-        pdf = path.with_suffix(".pdf")
-        pdf.write_bytes(printed.data)
-        return pdf
+        return [*files, (path.with_suffix(".pdf"), printed.data)]
 
     def path_for(self, message: Outgoing) -> Path:
         suffix = {"email": ".eml", "task": ".eml", "sms": ".txt", "letter": ".html"}[
@@ -70,3 +74,9 @@ class Outbox:
 
     async def close(self) -> None:
         return None
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)
