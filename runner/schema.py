@@ -225,6 +225,7 @@ _FORMATS: dict[str, Callable[[Any], bool]] = {
     "date": is_date,
     "closure": is_closure,
     "money": is_money,
+    "decimal": is_money,  # a percentage or rate: the same exact number, not an amount of money
     "currency": is_currency,
     "timezone": is_timezone,
     "email": is_email,
@@ -238,6 +239,7 @@ _FORMAT_HELP = {
     "date": "is not a date (write YYYY-MM-DD, e.g. 2026-10-31)",
     "closure": "is not a day (write YYYY-MM-DD for one day, or MM-DD for every year, e.g. 12-24)",
     "money": 'is not an amount (write it as text with a dot for decimals, e.g. "1250.00")',
+    "decimal": 'is not a number (write it with a dot for decimals, e.g. 2 or "2.5")',
     "currency": "is not an ISO 4217 currency code (e.g. EUR, DKK, USD)",
     "timezone": "is not a time zone (use an IANA name, e.g. Europe/Copenhagen)",
     "email": "is not a valid e-mail address",
@@ -330,8 +332,8 @@ def _explain(error: Any) -> Iterator[tuple[JsonPath, bool, str]]:
         hint = _suggest(value, options) or f" (choose one of: {', '.join(map(str, options))})"
         yield where, False, f"{name}: {_shown(value)} is not allowed{hint}"
     elif kind == "pattern":
-        description = error.schema.get("description", f"it must match {error.validator_value}")
-        yield where, False, f"{name}: {_shown(value)} is not allowed: {description}"
+        rule = error.schema.get("patternErrorMessage", f"it must match {error.validator_value}")
+        yield where, False, f"{name}: {_shown(value)} is not allowed: {rule}"
     elif kind in ("oneOf", "anyOf"):
         best = (
             min(error.context, key=lambda e: len(e.schema_path), default=None)
