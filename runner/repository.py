@@ -141,6 +141,9 @@ def no_gc() -> Iterator[None]:
 
 
 DATA_FOLDERS = ("policies", "customers", "invoices")
+# Everything a command reads to decide and render (besides the log): a message can be rendered
+# again exactly from the commit its log entry names only when none of these differed from it.
+CONFIG_PATHS = ("settings.yaml", *DATA_FOLDERS, "templates")
 # What reading some invoice files gives: the invoices with their sources, the problems found,
 # the names of the files rejected (by kind).
 _Part = tuple[list[tuple[Source, Invoice]], list[Problem], dict[str, set[str]]]

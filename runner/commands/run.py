@@ -240,8 +240,8 @@ def _send(
     repo = loaded.repo
     channels = transports.choose(repo, args.transport, args.outbox or root / "outbox")
     writer = Writer(root, today_plan.today)
-    run_id, commit = transports.run_id(), transports.config_commit(root)
-    _record_skipped(writer, today_plan, run_id, commit)
+    run_id, (commit, dirty) = transports.run_id(), transports.config_source(root)
+    _record_skipped(writer, today_plan, run_id, commit, dirty)
     batch = Batch(
         writer,
         channels,
@@ -250,6 +250,7 @@ def _send(
         repo.settings.hash_recipients,
         transports.retry_policy(),
         _progress(),
+        dirty=dirty,
     )
     batch.record_pending(jobs)
     taken: list[Job] = []
@@ -296,7 +297,9 @@ def _claim(publisher: Any, writer: Writer, jobs: list[Job], today_plan: Plan) ->
     return [job for job in jobs if job.delivery_id in cancelled]
 
 
-def _record_skipped(writer: Writer, today_plan: Plan, run_id: str, commit: str | None) -> None:
+def _record_skipped(
+    writer: Writer, today_plan: Plan, run_id: str, commit: str | None, dirty: bool
+) -> None:
     for d in today_plan.with_status("superseded", "missed"):
         writer.append(
             {
@@ -311,6 +314,7 @@ def _record_skipped(writer: Writer, today_plan: Plan, run_id: str, commit: str |
                 "reason": d.reason,
                 "run": run_id,
                 "commit": commit,
+                **({"dirty": True} if dirty else {}),
             }
         )
 
