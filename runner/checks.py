@@ -15,8 +15,8 @@ from jinja2 import FileSystemLoader
 
 from runner import context, ledger, parallel, sms
 from runner.errors import Problem
+from runner.loaded import Loaded
 from runner.model import Customer, Invoice, Policy, Repository, Step, locale_chain
-from runner.repository import Loaded
 from runner.schedule import recipients
 from runner.templates import Renderer, RenderError
 

@@ -7,7 +7,6 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
@@ -15,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from runner import parallel, schema, snapshot, yamlload
-from runner.errors import Problem, Severity
+from runner.checks import cross_references
+from runner.errors import Problem
+from runner.loaded import FALLBACK_DEFAULTS, Loaded, Source
 from runner.model import (
     WEEKDAYS,
     After,
@@ -42,39 +43,6 @@ from runner.model import (
 )
 
 JsonPath = tuple[str | int, ...]
-FALLBACK_DEFAULTS = Defaults(locale="en", timezone="UTC", currency="EUR", policy="standard")
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where an entity was written: positions are looked up only when a problem is reported."""
-
-    doc: yamlload.Document
-    prefix: JsonPath = ()
-
-    def problem(
-        self, where: JsonPath, message: str, key: bool = False, severity: Severity = "error"
-    ) -> Problem:
-        line, col = yamlload.locate(self.doc.text, (*self.prefix, *where), key=key)
-        return Problem(self.doc.path, line, col, message, severity)
-
-
-@dataclass
-class Loaded:
-    repo: Repository
-    problems: list[Problem] = field(default_factory=list)  # the files' own, then references
-    sources: dict[tuple[str, str], Source] = field(default_factory=dict)
-    rejected: dict[str, set[str]] = field(default_factory=dict)  # kind -> ids of files in error
-
-    def was_rejected(self, kind: str, name: str) -> bool:
-        """Whether `name` is the id of a file that had errors (so a reference is not 'unknown')."""
-        if kind == "policy" and name == FALLBACK_DEFAULTS.policy and "settings" in self.rejected:
-            return True
-        return name in self.rejected.get(kind, set())
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
 
 
 class _Invalid(Exception):
@@ -118,8 +86,6 @@ def load(root: Path) -> Loaded:
             base = len(str(root / "templates")) + 1
             names = frozenset(name[base:].replace(os.sep, "/") for name in templates)
             loaded = _load(root, listing, names)
-            from runner.checks import cross_references  # it imports this module
-
             loaded.problems.extend(cross_references(loaded))
             snapshot.save(root, fingerprint, loaded, started)
         return loaded

@@ -14,7 +14,7 @@ from runner import workspace
 from runner.deliver import Batch, Job, now_stamp
 from runner.errors import NudgeError
 from runner.feedback.collect import read_what_came_back
-from runner.repository import Loaded
+from runner.loaded import Loaded
 from runner.schedule import Plan, plan
 from runner.sendlog import LogIndex, Writer
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from runner import simulate, workspace, yamlload
 from runner.errors import NudgeError, Problem
+from runner.loaded import Source
 from runner.model import Contact, Customer, Repository
 
 
@@ -74,7 +75,7 @@ def check_case(repo: Repository, path: Path, rel: str) -> list[Problem]:
 
     doc = yamlload.load(path, rel)
     data = doc.data
-    source = repository.Source(doc)
+    source = Source(doc)
     if not isinstance(data, dict) or not {"policy", "invoice", "run", "expect"} <= set(data):
         return [Problem(rel, 1, 1, "a test case needs 'policy', 'invoice', 'run' and 'expect'")]
     if data["policy"] not in repo.policies:
@@ -89,7 +90,7 @@ def check_case(repo: Repository, path: Path, rel: str) -> list[Problem]:
         **data["invoice"],
     }
     reader = repository._Reader(path.parent, {})
-    checked = list(reader.checked(repository.Source(doc, ("invoice",)), invoice_data, "invoice"))
+    checked = list(reader.checked(Source(doc, ("invoice",)), invoice_data, "invoice"))
     if not checked:
         return reader.problems
     invoice = reader.guarded(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from runner import output
 from runner.errors import Problem
-from runner.repository import Loaded
+from runner.loaded import Loaded
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
