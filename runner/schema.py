@@ -12,7 +12,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-KINDS = ("settings", "customer", "invoice", "policy", "mapping")
+KINDS = ("settings", "customer", "invoice", "policy", "case", "mapping")
 JsonPath = tuple[str | int, ...]
 
 
@@ -270,6 +270,27 @@ _TYPE_NAMES = {
 # -- messages ------------------------------------------------------------------------------
 
 
+def _meant(error: Any) -> list[Any]:
+    """Of a mapping or list that fits none of several forms, the errors of the form it was
+    evidently meant as: the one whose shape it has (its mistakes lie deeper), so a bad date in
+    `run: {from, to}` is named as such, not as "not allowed here". Empty when no form stands out."""
+    by_option: dict[int, list[Any]] = {}
+    for sub in error.context:
+        by_option.setdefault(sub.relative_schema_path[0], []).append(sub)
+
+    def misfit(errors: list[Any]) -> tuple[int, int]:
+        return sum(1 for e in errors if not e.relative_path), len(errors)
+
+    ranked = sorted(by_option.values(), key=misfit)
+    if (
+        not ranked
+        or misfit(ranked[0])[0]
+        or (len(ranked) > 1 and misfit(ranked[1]) == misfit(ranked[0]))
+    ):
+        return []
+    return ranked[0]
+
+
 def label(where: JsonPath) -> str:
     text = ""
     for part in where:
@@ -335,12 +356,16 @@ def _explain(error: Any) -> Iterator[tuple[JsonPath, bool, str]]:
         rule = error.schema.get("patternErrorMessage", f"it must match {error.validator_value}")
         yield where, False, f"{name}: {_shown(value)} is not allowed: {rule}"
     elif kind in ("oneOf", "anyOf"):
+        meant = _meant(error) if isinstance(value, dict | list) else None
         best = (
             min(error.context, key=lambda e: len(e.schema_path), default=None)
             if error.context
             else None
         )
-        if best is not None and best.validator == "format":
+        if meant:
+            for sub in meant:
+                yield from _explain(sub)
+        elif best is not None and best.validator == "format":
             yield from _explain(best)
         else:
             yield where, False, f"{name}: {_shown(value)} is not allowed here"

@@ -1,7 +1,8 @@
 """`nudge test`: policy test cases, kept in policies/tests/*.yaml, run like unit tests.
 
-A case names a policy, an invoice (and optionally a customer), the days to run on, and the
-messages expected, in order:
+A case (checked against runner/schemas/case.schema.json, documented in docs/formats/case.md)
+names a policy, an invoice (and optionally a customer), the days to run on, and the messages
+expected, in order:
 
     policy: gentle
     invoice: {id: T-1, issued: 2026-01-01, due: 2026-01-31, amount: "1000.00",
@@ -71,13 +72,16 @@ SYNTHETIC = Customer(
 
 
 def check_case(repo: Repository, path: Path, rel: str) -> list[Problem]:
-    from runner import repository
+    from runner import repository, schema
 
     doc = yamlload.load(path, rel)
     data = doc.data
     source = Source(doc)
-    if not isinstance(data, dict) or not {"policy", "invoice", "run", "expect"} <= set(data):
+    if not isinstance(data, dict):
         return [Problem(rel, 1, 1, "a test case needs 'policy', 'invoice', 'run' and 'expect'")]
+    found = [source.problem(w, m, key=k) for w, k, m in schema.check("case", data)]
+    if found:
+        return found
     if data["policy"] not in repo.policies:
         return [source.problem(("policy",), f"policy '{data['policy']}' does not exist")]
     customer = repo.customers.get(str(data.get("customer", ""))) or replace(
@@ -112,12 +116,10 @@ def check_case(repo: Repository, path: Path, rel: str) -> list[Problem]:
     return [source.problem(("expect",), _difference(want, got))]
 
 
-def _days(spec: Any) -> list[date]:
-    if isinstance(spec, dict) and "days" in spec:
+def _days(spec: dict[str, Any]) -> list[date]:
+    if "days" in spec:
         return [date.fromisoformat(str(d)) for d in spec["days"]]
-    return simulate.days_between(
-        date.fromisoformat(str(spec["from"])), date.fromisoformat(str(spec["to"]))
-    )
+    return simulate.days_between(date.fromisoformat(spec["from"]), date.fromisoformat(spec["to"]))
 
 
 def _difference(want: list[tuple[str, str, str]], got: list[tuple[str, str, str]]) -> str:
