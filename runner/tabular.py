@@ -14,17 +14,11 @@ class Table:
     right: frozenset[int] = field(default_factory=frozenset)  # columns of numbers
 
     def text(self, indent: str = "  ") -> list[str]:
-        widths = [
-            max(len(r[i]) for r in [list(self.head), *self.rows]) for i in range(len(self.head))
-        ]
+        lines = [list(self.head), *self.rows]
+        widths = [max(len(line[i]) for line in lines) for i in range(len(self.head))]
         return [
-            (
-                indent
-                + "  ".join(
-                    self._pad(i, c, w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
-                )
-            ).rstrip()
-            for r in [list(self.head), *self.rows]
+            (indent + "  ".join(self._pad(i, c, widths[i]) for i, c in enumerate(line))).rstrip()
+            for line in lines
         ]
 
     def _pad(self, column: int, cell: str, width: int) -> str:
