@@ -222,11 +222,16 @@ def _plain(value: Any) -> str:
 
 
 def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    return _paragraph(text).replace("|", "\\|")
 
 
 def _paragraph(text: str) -> str:
-    return " ".join(text.split())
+    """One line of Markdown; <id> outside `code` written so that it shows, not read as HTML."""
+    parts = " ".join(text.split()).split("`")
+    return "`".join(
+        p if n % 2 else p.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        for n, p in enumerate(parts)
+    )
 
 
 # -- examples ----------------------------------------------------------------------------------

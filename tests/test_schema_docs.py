@@ -74,3 +74,14 @@ def test_schema_without_a_kind_or_docs_is_one_sentence() -> None:
     assert done.code == 1
     assert "give one of: settings, customer, invoice" in done.err
     assert "Traceback" not in done.err
+
+
+def test_angle_brackets_show_on_the_page_outside_code() -> None:
+    schema_ = {
+        "title": "T",
+        "description": "files <id>.yaml",
+        "properties": {"a": {"type": "string", "description": "x | y in `a<b>`"}},
+    }
+    text = schemadocs.page("t", schema_)
+    assert "files &lt;id&gt;.yaml" in text
+    assert "| `a` | text |  | x \\| y in `a<b>` |" in text
