@@ -15,8 +15,8 @@ from jinja2 import FileSystemLoader
 
 from runner import context, ledger, parallel, paths, sms
 from runner.errors import Problem
+from runner.loaded import Loaded, Source
 from runner.model import Customer, Invoice, Policy, Repository, Step, locale_chain
-from runner.repository import Loaded, Source
 from runner.schedule import message_locale, recipients
 from runner.templates import Renderer, RenderError
 

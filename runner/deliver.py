@@ -104,11 +104,13 @@ class Batch:
         progress: Callable[[int, int], None] | None = None,
         deadline: Deadline | None = None,
         mail_domain: str = "invalid",
+        dirty: bool = False,
     ) -> None:
         self.writer = writer
         self.channels = channels
         self.run_id = run_id
         self.commit = commit
+        self.dirty = dirty  # the run read files with uncommitted changes: `commit` is not all
         self.hash_recipients = hash_recipients
         self.retry = retry
         self.progress = progress
@@ -139,6 +141,7 @@ class Batch:
             "template": d.template,
             "locale": d.locale,
             "commit": self.commit,
+            **({"dirty": True} if self.dirty else {}),
             "run": self.run_id,
         }
 

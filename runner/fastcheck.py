@@ -15,7 +15,12 @@ from decimal import Decimal
 from typing import Any
 
 Check = Callable[[Any], bool]
-IGNORED = frozenset({"$schema", "$id", "$defs", "title", "description"})
+# Annotations: for people and editors (descriptions, defaults, examples, the sentence an editor
+# shows when a pattern does not match), never a condition on the value.
+IGNORED = frozenset(
+    {"$schema", "$id", "$defs", "title", "description", "default", "examples"}
+    | {"patternErrorMessage"}
+)
 
 
 PYTHON_TYPES: dict[str, tuple[type, ...]] = {

@@ -54,11 +54,25 @@ def head_commit(root: Path) -> str | None:
     return done.stdout.decode().strip() or None if done.returncode == 0 else None
 
 
+def has_commit(root: Path, ref: str) -> bool:
+    done = git(root, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}", check=False)
+    return done.returncode == 0
+
+
+def uncommitted(root: Path, paths: tuple[str, ...]) -> list[str]:
+    """Files under `paths` whose content is not what HEAD holds: changed (staged or not), new
+    (unless ignored) or deleted. Empty outside a repository."""
+    done = git(root, "status", "--porcelain", "--untracked-files=all", "--", *paths, check=False)
+    if done.returncode != 0:
+        return []
+    return [line[3:] for line in done.stdout.decode("utf-8", "replace").splitlines() if line]
+
+
 def export(root: Path, ref: str, target: Path) -> Path:
     """Write the files of revision `ref` into `target` (no .git): the repository as it was."""
     if not is_repo(root):
         raise GitError(f"{root} is not a git repository: --against needs git history")
-    if git(root, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}", check=False).returncode:
+    if not has_commit(root, ref):
         raise GitError(
             f"'{ref}' is not a revision in this repository (try origin/main or a "
             "commit id; in CI, fetch it first)"

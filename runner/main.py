@@ -19,7 +19,7 @@ COMMANDS = {
     "run": "send what is due (or write it to outbox/), and log it",
     "backtest": "replay a past period day by day: what each step would have sent and achieved",
     "test": "run the policy test cases in policies/tests/",
-    "history": "one timeline of an invoice or customer: git history and the send log",
+    "history": "one timeline of an invoice, customer or policy: git history and the send log",
     "show": "render a logged message again, exactly as it was sent",
     "note": "record a contact made by hand (the schedule counts it as sent)",
     "resolve": "decide on a message whose outcome is unknown: --sent or --not-sent",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from runner import git, workspace
+from runner import git, simulate, workspace
 from runner.output import counted
 from runner.schedule import Delivery, Plan
 from runner.sendlog import LogIndex
@@ -38,8 +38,6 @@ def _show(value: object) -> str:
 def plans_at(
     root: Path, ref: str, log: LogIndex, start: datetime, days: int, only: list[str] | None
 ) -> list[Plan]:
-    from runner.commands.plan import forecast
-
     with git.temporary_export(root, ref) as folder:
         try:
             loaded = workspace.load_valid(Path(folder), templates=False)
@@ -47,7 +45,7 @@ def plans_at(
             raise workspace.NudgeError(
                 f"{ref} itself is not valid, so there is nothing to compare with: {exc}"
             ) from None
-        return forecast(loaded.repo, log, start, days, only)
+        return simulate.forecast(loaded.repo, log, start, days, only)
 
 
 def compare(base: list[Plan], head: list[Plan]) -> list[Change]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from runner import git
 from runner.deliver import now_stamp
 from runner.errors import NudgeError
+from runner.repository import CONFIG_PATHS
 from runner.sendlog import Entry, Writer
 
 PUSH_TRIES = 5
@@ -51,13 +52,15 @@ class Publisher:
                 "(e.g. `git checkout main`) before --commit/--push"
             )
         self.branch = branch.stdout.decode().strip()
-        dirty = git.out(
+        changed = git.out(
             root, "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)log"
         )
+        new = git.out(root, "status", "--porcelain", "--untracked-files=all", "--", *CONFIG_PATHS)
+        dirty = "\n".join(dict.fromkeys([*changed.splitlines(), *new.splitlines()]))
         if dirty:
             raise PublishError(
-                "the working tree has uncommitted changes outside log/; commit "
-                "or stash them first, so the log records the configuration it "
+                "the working tree has uncommitted changes outside log/ (or new files Nudge "
+                "reads); commit or stash them first, so the log records the configuration it "
                 f"ran with:\n{dirty}"
             )
         if self.push:

@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from runner import ledger, simulate
+from runner import ledger, sendlog, simulate
 from runner.feedback import report as came_back
 from runner.model import Invoice, Repository
 from runner.sendlog import Entry, LogIndex
@@ -59,6 +59,8 @@ class Figures:
     activity: list[tuple[date, int, int]] = field(default_factory=list)  # week, reminders, paid
     unreachable: list[dict[str, object]] = field(default_factory=list)  # bounced, undelivered
     replies: list[dict[str, object]] = field(default_factory=list)  # waiting for an answer
+    disputes: list[dict[str, object]] = field(default_factory=list)  # open, disputed
+    promises: list[dict[str, object]] = field(default_factory=list)  # given, date not passed
 
 
 def open_by_obligation(repo: Repository, invoice: Invoice, day: date) -> list[tuple[date, Decimal]]:
@@ -78,7 +80,16 @@ def principal_open(invoice: Invoice, day: date) -> Decimal:
     return max(invoice.amount - invoice.paid_by(day), ZERO)
 
 
+def known_on(entries: list[Entry], today: date) -> list[Entry]:
+    """The log as it stood on `today`: an entry dated later is not known yet."""
+    return [e for e in entries if e.day is None or e.day <= today]
+
+
 def compute(repo: Repository, log: LogIndex, entries: list[Entry], today: date) -> Figures:
+    """The figures as of `today`: payments, promises and log entries dated later are unknown."""
+    known = known_on(entries, today)
+    if len(known) != len(entries):
+        entries, log = known, sendlog.index(known)
     figures = Figures(today)
     start = today - timedelta(days=PERIOD_DAYS)
     invoices = sorted(repo.invoices.values(), key=lambda i: i.id)
@@ -94,7 +105,8 @@ def compute(repo: Repository, log: LogIndex, entries: list[Entry], today: date) 
         (Decimal(sum(late)) / len(late)).quantize(Decimal("0.1")) if (late) else None
     )
     _people(repo, invoices, entries, log, today, figures)
-    _steps(repo, entries, figures)
+    _disputes_and_promises(repo, invoices, today, figures)
+    _steps(repo, entries, today, figures)
     _agency(repo, invoices, today, figures)
     _activity(invoices, entries, start, today, figures)
     figures.unreachable = came_back.unreachable(repo, log)
@@ -185,45 +197,96 @@ def _people(
     ]
 
 
+def _disputes_and_promises(
+    repo: Repository, invoices: list[Invoice], today: date, figures: Figures
+) -> None:
+    """Open invoices in dispute, and promises to pay given by today whose date has not passed
+    (a passed one is kept or broken: broken ones are listed apart)."""
+    for invoice in invoices:
+        balance = sum((a for _, a in open_by_obligation(repo, invoice, today)), ZERO)
+        if balance <= 0:
+            continue
+        if invoice.disputed:
+            figures.disputes.append(
+                {
+                    "invoice": invoice.id,
+                    "customer": invoice.customer,
+                    "due": invoice.due,
+                    "days_overdue": max((today - invoice.due).days, 0),
+                    "balance": balance,
+                    "currency": invoice.currency,
+                    "reason": invoice.dispute_reason,
+                }
+            )
+        promise = invoice.promise
+        if promise is not None and (promise.made or invoice.issued) <= today <= promise.date:
+            figures.promises.append(
+                {
+                    "invoice": invoice.id,
+                    "customer": invoice.customer,
+                    "made": promise.made or invoice.issued,
+                    "by": promise.date,
+                    "promised": promise.amount if promise.amount is not None else balance,
+                    "balance": balance,
+                    "currency": invoice.currency,
+                }
+            )
+    figures.promises.sort(key=lambda p: (str(p["by"]), str(p["invoice"])))
+
+
 Send = tuple[str, str, str, date, tuple[str, ...]]  # policy, step, channel, day, invoices
 
 
-def step_effectiveness(repo: Repository, sends: Iterable[Send]) -> list[dict[str, Any]]:
-    """Per policy, step and channel: messages sent, and reminded invoices paid in full within
-    7 days after (the same figure for the send log and for a backtest)."""
-    sent: dict[tuple[str, str, str], int] = defaultdict(int)
-    reminded: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-    paid: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+def step_effectiveness(
+    repo: Repository, sends: Iterable[Send], known_until: date
+) -> list[dict[str, Any]]:
+    """Per policy, step and channel: messages sent, and of the invoices reminded by messages at
+    least 7 days old on `known_until`, those paid in full within 7 days after (the same figure
+    for the send log and for a backtest). A younger message has not had its 7 days yet."""
+    Slot = tuple[str, str, str]
+    sent: dict[Slot, int] = defaultdict(int)
+    reminded: dict[Slot, set[str]] = defaultdict(set)
+    measured: dict[Slot, set[str]] = defaultdict(set)
+    paid: dict[Slot, set[str]] = defaultdict(set)
     for policy, step, channel, day, invoices in sends:
         slot = (policy, step, channel)
         sent[slot] += 1
-        for invoice_id in invoices:
-            invoice = repo.invoices.get(invoice_id)
-            if invoice is None:
-                continue
-            reminded[slot].add(invoice_id)
-            settled = simulate.paid_on(invoice)
+        known = [i for i in invoices if i in repo.invoices]
+        reminded[slot].update(known)
+        if day + timedelta(days=PAID_WITHIN_DAYS) > known_until:
+            continue
+        for invoice_id in known:
+            measured[slot].add(invoice_id)
+            settled = simulate.paid_on(repo.invoices[invoice_id])
             if settled is not None and day <= settled <= day + timedelta(days=PAID_WITHIN_DAYS):
                 paid[slot].add(invoice_id)
     order = {(p.id, s.id): i for p in repo.policies.values() for i, s in enumerate(p.steps)}
     rows = []
     for slot in sorted(sent, key=lambda s: (s[0], order.get((s[0], s[1]), 0), s[2])):
-        count = len(reminded[slot])
+        count = len(measured[slot])
         rows.append(
             {
                 "policy": slot[0],
                 "step": slot[1],
                 "channel": slot[2],
                 "messages": sent[slot],
-                "invoices": count,
+                "invoices": len(reminded[slot]),
+                "measured": count,  # reminded by a message at least 7 days old
                 "paid_within_7_days": len(paid[slot]),
-                "share_paid": round(len(paid[slot]) / count, 4) if count else 0.0,
+                "share_paid": round(len(paid[slot]) / count, 4) if count else None,
             }
         )
     return rows
 
 
-def _steps(repo: Repository, entries: list[Entry], figures: Figures) -> None:
+def paid_within(row: dict[str, Any]) -> str:
+    """'2 of 5 (40%)': of the invoices reminded by messages at least 7 days old, those paid."""
+    if not row["measured"]:
+        return "too recent to tell"
+    return f"{row['paid_within_7_days']} of {row['measured']} ({row['share_paid']:.0%})"
+
+
+def _steps(repo: Repository, entries: list[Entry], today: date, figures: Figures) -> None:
     sends = [
         (
             str(e.get("policy", "")),
@@ -235,11 +298,13 @@ def _steps(repo: Repository, entries: list[Entry], figures: Figures) -> None:
         for e in entries
         if e.status == "sent" and e.get("step") and e.day is not None
     ]
-    figures.steps = step_effectiveness(repo, sends)
+    figures.steps = step_effectiveness(repo, sends, today)
 
 
 def _agency(repo: Repository, invoices: list[Invoice], today: date, figures: Figures) -> None:
     for invoice in invoices:
+        if invoice.disputed:
+            continue  # a claim in dispute is settled with the customer, not sold to an agency
         owed = open_by_obligation(repo, invoice, today)
         overdue = [(due, amount) for due, amount in owed if (today - due).days > 90]
         if not overdue:

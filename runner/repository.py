@@ -7,7 +7,6 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
@@ -15,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from runner import latepay, parallel, paths, schema, snapshot, yamlload
-from runner.errors import Problem, Severity
+from runner.checks import cross_references
+from runner.errors import Problem
+from runner.loaded import FALLBACK_DEFAULTS, Loaded, Source
 from runner.model import (
     WEEKDAYS,
     After,
@@ -44,45 +45,6 @@ from runner.model import (
 )
 
 JsonPath = tuple[str | int, ...]
-FALLBACK_DEFAULTS = Defaults(locale="en", timezone="UTC", currency="EUR", policy="standard")
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where an entity was written: positions are looked up only when a problem is reported."""
-
-    doc: yamlload.Document
-    prefix: JsonPath = ()
-
-    def problem(
-        self, where: JsonPath, message: str, key: bool = False, severity: Severity = "error"
-    ) -> Problem:
-        line, col = yamlload.locate(self.doc.text, (*self.prefix, *where), key=key)
-        return Problem(self.doc.path, line, col, message, severity)
-
-
-@dataclass
-class Loaded:
-    repo: Repository
-    problems: list[Problem] = field(default_factory=list)  # the files' own, then references
-    sources: dict[tuple[str, str], Source] = field(default_factory=dict)
-    rejected: dict[str, set[str]] = field(default_factory=dict)  # kind -> ids of files in error
-    # What rendering every template found (runner.checks.templates), once computed: kept in the
-    # snapshot with the rest, so a command after `validate` does not render them again.
-    template_problems: list[Problem] | None = None
-    # How this load is keyed in the snapshot (not part of what it says about the files).
-    fingerprint: snapshot.Fingerprint | None = field(default=None, compare=False, repr=False)
-    started_ns: int = field(default=0, compare=False, repr=False)
-
-    def was_rejected(self, kind: str, name: str) -> bool:
-        """Whether `name` is the id of a file that had errors (so a reference is not 'unknown')."""
-        if kind == "policy" and name == FALLBACK_DEFAULTS.policy and "settings" in self.rejected:
-            return True
-        return name in self.rejected.get(kind, set())
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
 
 
 class _Invalid(Exception):
@@ -166,8 +128,6 @@ def load(root: Path) -> Loaded:
             base = len(str(root / "templates")) + 1
             names = frozenset(name[base:].replace(os.sep, "/") for name in templates)
             loaded = _load(root, listing, names)
-            from runner.checks import cross_references  # it imports this module
-
             for link, why in refused:
                 loaded.problems.append(Problem(paths.relative(root, link), 1, 1, why))
             loaded.problems.extend(cross_references(loaded))
@@ -193,6 +153,9 @@ def no_gc() -> Iterator[None]:
 
 
 DATA_FOLDERS = ("policies", "customers", "invoices")
+# Everything a command reads to decide and render (besides the log): a message can be rendered
+# again exactly from the commit its log entry names only when none of these differed from it.
+CONFIG_PATHS = ("settings.yaml", *DATA_FOLDERS, "templates")
 # What reading some invoice files gives: the invoices with their sources, the problems found,
 # the names of the files rejected (by kind).
 _Part = tuple[list[tuple[Source, Invoice]], list[Problem], dict[str, set[str]]]

@@ -12,7 +12,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-KINDS = ("settings", "customer", "invoice", "policy", "mapping", "case")
+KINDS = ("settings", "customer", "invoice", "policy", "case", "mapping")
 JsonPath = tuple[str | int, ...]
 
 
@@ -282,6 +282,7 @@ _FORMATS: dict[str, Callable[[Any], bool]] = {
     "date": is_date,
     "closure": is_closure,
     "money": is_money,
+    "decimal": is_money,  # a percentage or rate: the same exact number, not an amount of money
     "currency": is_currency,
     "timezone": is_timezone,
     "email": is_email,
@@ -297,6 +298,7 @@ _FORMAT_HELP = {
     "date": "is not a date (write YYYY-MM-DD, e.g. 2026-10-31)",
     "closure": "is not a day (write YYYY-MM-DD for one day, or MM-DD for every year, e.g. 12-24)",
     "money": 'is not an amount (write it as text with a dot for decimals, e.g. "1250.00")',
+    "decimal": 'is not a number (write it with a dot for decimals, e.g. 2 or "2.5")',
     "currency": "is not an ISO 4217 currency code (e.g. EUR, DKK, USD)",
     "timezone": "is not a time zone (use an IANA name, e.g. Europe/Copenhagen)",
     "email": "is not a valid e-mail address",
@@ -327,6 +329,27 @@ _TYPE_NAMES = {
 
 
 # -- messages ------------------------------------------------------------------------------
+
+
+def _meant(error: Any) -> list[Any]:
+    """Of a mapping or list that fits none of several forms, the errors of the form it was
+    evidently meant as: the one whose shape it has (its mistakes lie deeper), so a bad date in
+    `run: {from, to}` is named as such, not as "not allowed here". Empty when no form stands out."""
+    by_option: dict[int, list[Any]] = {}
+    for sub in error.context:
+        by_option.setdefault(sub.relative_schema_path[0], []).append(sub)
+
+    def misfit(errors: list[Any]) -> tuple[int, int]:
+        return sum(1 for e in errors if not e.relative_path), len(errors)
+
+    ranked = sorted(by_option.values(), key=misfit)
+    if (
+        not ranked
+        or misfit(ranked[0])[0]
+        or (len(ranked) > 1 and misfit(ranked[1]) == misfit(ranked[0]))
+    ):
+        return []
+    return ranked[0]
 
 
 def label(where: JsonPath) -> str:
@@ -401,15 +424,19 @@ def _explain(error: Any) -> Iterator[tuple[JsonPath, bool, str]]:
         hint = _suggest(value, options) or f" (choose one of: {', '.join(map(str, options))})"
         yield where, False, f"{name}: {_shown(value)} is not allowed{hint}"
     elif kind == "pattern":
-        description = error.schema.get("description", f"it must match {error.validator_value}")
-        yield where, False, f"{name}: {_shown(value)} is not allowed: {description}"
+        rule = error.schema.get("patternErrorMessage", f"it must match {error.validator_value}")
+        yield where, False, f"{name}: {_shown(value)} is not allowed: {rule}"
     elif kind in ("oneOf", "anyOf"):
+        meant = _meant(error) if isinstance(value, dict | list) else None
         best = (
             min(error.context, key=lambda e: len(e.schema_path), default=None)
             if error.context
             else None
         )
-        if best is not None and best.validator == "format":
+        if meant:
+            for sub in meant:
+                yield from _explain(sub)
+        elif best is not None and best.validator == "format":
             yield from _explain(best)
         else:
             yield where, False, f"{name}: {_shown(value)} is not allowed here"

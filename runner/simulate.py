@@ -83,6 +83,18 @@ def replay(
     return result
 
 
+def forecast(
+    repo: Repository,
+    log: sendlog.LogIndex,
+    start: datetime,
+    days: int,
+    only: list[str] | None = None,
+) -> list[schedule.Plan]:
+    """Plans for `days` days from `start`, each assuming the ones before it were sent (and no
+    new payments): what `plan --days` shows, and `plan --against` compares."""
+    return replay(repo, [start + timedelta(days=n) for n in range(days)], log, only).plans
+
+
 def _open_on(repo: Repository, day: date) -> Repository:
     """Only the invoices that can matter on `day`: the others (not issued yet, void, written off,
     settled by the ledger's own rule) get no reminders and are in no statement, so leaving them

@@ -24,10 +24,8 @@ import sys
 import tempfile
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from runner.repository import Loaded
+from runner.loaded import Loaded
 
 FORMAT = b"nudge-snapshot-1\n"
 RACY_NS = 2_000_000_000

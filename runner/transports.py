@@ -102,13 +102,18 @@ def _local_run_id() -> str:
     return _LOCAL[0]
 
 
-def config_commit(root: Path) -> str | None:
+def config_source(root: Path) -> tuple[str | None, bool]:
+    """The commit the run's files come from (None outside git), and whether any of them has
+    changes not committed (then that commit does not hold exactly what was sent)."""
     from runner import git
+    from runner.repository import CONFIG_PATHS
 
     try:
-        return git.head_commit(root) if git.is_repo(root) else None
+        if not git.is_repo(root):
+            return None, False
+        return git.head_commit(root), bool(git.uncommitted(root, CONFIG_PATHS))
     except NudgeError:
-        return None
+        return None, False
 
 
 def retry_policy() -> RetryPolicy:

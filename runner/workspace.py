@@ -9,8 +9,8 @@ from pathlib import Path
 
 from runner import output, sendlog, yamledit
 from runner.errors import ConfigInvalid, NudgeError
+from runner.loaded import Loaded
 from runner.model import Invoice, Repository
-from runner.repository import Loaded
 
 
 def load_valid(root: Path, sends: bool = False, templates: bool = True) -> Loaded:

@@ -44,6 +44,57 @@ def test_a_wrong_expectation_fails_and_says_what_differs(sample: Path) -> None:
     )
 
 
+INVOICE = 'invoice: {id: T-1, issued: 2026-01-02, due: 2026-02-02, amount: "1000.00"}\n'
+
+
+@pytest.mark.parametrize(
+    ("case", "said"),
+    [
+        (
+            "policy: gentle\n" + INVOICE + "run: {from: 2026-13-01, to: 2026-04-30}\nexpect: []\n",
+            ["3:13: run.from: '2026-13-01' is not a date (write YYYY-MM-DD, e.g. 2026-10-31)"],
+        ),
+        (
+            "policy: gentle\n" + INVOICE + "run: {from: 2026-01-01, to: 2026-04-30}\n"
+            "expext:\n  - {date: 2026-01-30, step: heads-up}\n",
+            ["4:1: unknown key 'expext' (did you mean 'expect'?)"],
+        ),
+        (
+            "policy: gentle\n" + INVOICE + "run: {days: [2026-01-30]}\n"
+            "expect:\n  - {date: 2026-01-30, channel: emial}\n",
+            [
+                "5:33: expect[0].channel: 'emial' is not allowed (did you mean 'email'?)",
+                "5:5: expect[0]: missing required key 'step'",
+            ],
+        ),
+        (
+            "policy: gentle\n" + INVOICE + "run: tomorrow\nexpect: []\n",
+            ["3:6: run: 'tomorrow' is not allowed here"],
+        ),
+        (
+            "policy: Gentle Policy\n" + INVOICE + "run: {days: [2026-01-30]}\nexpect:\n",
+            [
+                "1:9: policy: 'Gentle Policy' is not allowed: use only letters, digits, '.', '_' "
+                "and '-', starting with a letter or digit"
+            ],
+        ),
+    ],
+)
+def test_a_case_is_checked_against_its_schema_first(
+    sample: Path, case: str, said: list[str]
+) -> None:
+    path = sample / "policies" / "tests" / "broken.yaml"
+    path.write_text(case)
+    result = nudge("test", "--root", str(sample), str(path))
+    assert result.code == 1, result.err
+    assert "Traceback" not in result.err
+    assert result.out.splitlines() == [
+        "FAIL policies/tests/broken.yaml",
+        *(f"  policies/tests/broken.yaml:{line}" for line in said),
+        "0 passed, 1 failed",
+    ]
+
+
 def test_backtest_reports_each_step_on_the_sample(sample: Path) -> None:
     result = nudge(
         "backtest",

@@ -11,7 +11,6 @@ from runner import simulate, workspace
 from runner.errors import NudgeError
 from runner.output import counted
 
-PAID_WITHIN_DAYS = 7
 MAX_DAYS = 3660
 
 
@@ -49,9 +48,8 @@ def run(args: argparse.Namespace) -> int:
     replayed = simulate.replay(repo, simulate.mornings(repo, simulate.days_between(start, end)))
     from runner.report import step_effectiveness
 
-    rows = step_effectiveness(
-        repo, [(d.policy, d.step, d.channel, d.date, d.invoices) for d in replayed.deliveries]
-    )
+    sends = [(d.policy, d.step, d.channel, d.date, d.invoices) for d in replayed.deliveries]
+    rows = step_effectiveness(repo, sends, end)
     if args.format == "json":
         print(
             json.dumps(
@@ -71,22 +69,29 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _table(start: date, end: date, rows: list[dict[str, Any]], total: int, markdown: bool) -> str:
-    head = ["policy", "step", "channel", "messages", "invoices", "paid within 7 days"]
-    body = [
+    from runner.report import paid_within
+    from runner.tabular import Table
+
+    table = Table(
+        ("policy", "step", "channel", "messages", "invoices", "paid within 7 days"),
         [
-            r["policy"],
-            r["step"],
-            r["channel"],
-            str(r["messages"]),
-            str(r["invoices"]),
-            f"{r['paid_within_7_days']} ({r['share_paid']:.0%})",
-        ]
-        for r in rows
-    ]
+            [
+                r["policy"],
+                r["step"],
+                r["channel"],
+                str(r["messages"]),
+                str(r["invoices"]),
+                paid_within(r),
+            ]
+            for r in rows
+        ],
+        frozenset({3, 4, 5}),
+    )
     title = f"Backtest {start} to {end}: {counted(total, 'message')}, as if Nudge ran every morning"
+    note = (
+        "paid within 7 days: of the invoices reminded by messages sent at least 7 days before "
+        f"{end}, those paid in full within 7 days of the message"
+    )
     if markdown:
-        lines = [f"**{title}**", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in body])
-    widths = [max(len(x) for x in col) for col in zip(head, *body, strict=False)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join([title, "", fmt.format(*head), *(fmt.format(*r) for r in body)])
+        return "\n".join([f"**{title}**", "", f"_{note}_", "", *table.markdown()])
+    return "\n".join([title, note, "", *table.text(indent="")])

@@ -1,10 +1,14 @@
-"""`nudge history INVOICE|CUSTOMER`: what happened, from git history and the send log."""
+"""`nudge history INVOICE|CUSTOMER|POLICY`: what happened, from git history and the send log.
+
+An invoice's or customer's timeline: its files' changes, the imports, the changes of the policy
+that governs it, and every send log entry (in a customer's, each names its invoices). A
+policy's: the commits that changed its file, each with what changed."""
 
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,27 +24,22 @@ class Event:
     what: str
     who: str = ""
     commit: str = ""
+    invoices: tuple[str, ...] = ()  # the invoices it is about, where it is about some
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", metavar="INVOICE|CUSTOMER")
+    parser.add_argument("target", metavar="INVOICE|CUSTOMER|POLICY")
     parser.add_argument("--format", choices=("table", "json"), default="table")
 
 
 def run(args: argparse.Namespace) -> int:
     root: Path = args.root
     repo = workspace.load_valid(root).repo
-    customer_id, invoice_ids = workspace.invoices_of(repo, args.target)
-    imported = import_events(root, set(invoice_ids))
-    by_import = {e.commit for e in imported if e.commit}
-    # a file change an import made is told by the import's own line, which says where it came from
-    events = [
-        e
-        for e in _file_events(root, repo, customer_id, invoice_ids)
-        if not (e.kind == "change" and e.commit in by_import)
-    ]
-    events += imported
-    events += _log_events(root, set(invoice_ids), customer_id)
+    target = args.target
+    if target in repo.policies and target not in repo.invoices and target not in repo.customers:
+        events = policy_events(root, repo.policies[target].id, repo.policies[target].path)
+    else:
+        events = _timeline(root, repo, target)
     events.sort(key=lambda e: e.when)
     if args.format == "json":
         print(
@@ -55,12 +54,30 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _timeline(root: Path, repo: Repository, target: str) -> list[Event]:
+    customer_id, invoice_ids = workspace.invoices_of(repo, target)
+    imported = import_events(root, set(invoice_ids))
+    by_import = {e.commit for e in imported if e.commit}
+    # a file change an import made is told by the import's own line, which says where it came from
+    events = [
+        e
+        for e in _file_events(root, repo, customer_id, invoice_ids)
+        if not (e.kind == "change" and e.commit in by_import)
+    ]
+    events += imported
+    logged = _log_events(root, set(invoice_ids), customer_id)
+    if target not in repo.invoices:  # a customer's: which invoice each message was about
+        logged = [replace(e, what=f"{', '.join(e.invoices)}: {e.what}") for e in logged]
+    return events + logged
+
+
 def _table(target: str, repo: Repository, events: list[Event]) -> str:
-    name = (
-        repo.customers[repo.invoices[target].customer].name
-        if target in repo.invoices
-        else (repo.customers[target].name)
-    )
+    if target in repo.invoices:
+        name = repo.customers[repo.invoices[target].customer].name
+    elif target in repo.customers:
+        name = repo.customers[target].name
+    else:
+        name = f"policy, {repo.policies[target].path}"
     lines = [f"History of {target} ({name})", ""]
     for e in events:
         parts = [e.who] if e.who else []
@@ -112,7 +129,7 @@ def _file_events(
         for sha, when, who, _ in _commits(root, path):
             now = _invoice_in(_at(root, sha, path), invoice_id)
             for what in describe_invoice_change(invoice_id, before, now):
-                events.append(Event(when, "change", what, who, sha))
+                events.append(Event(when, "change", what, who, sha, (invoice_id,)))
             before = now
     customer = repo.customers[customer_id]
     before_c: dict[str, Any] | None = None
@@ -123,9 +140,53 @@ def _file_events(
         before_c = now_c if isinstance(now_c, dict) else None
     policies = {repo.policy_for(repo.invoices[i]) for i in invoice_ids}
     for policy in sorted((p for p in policies if p is not None), key=lambda p: p.id):
-        for sha, when, who, subject in _commits(root, policy.path):
-            events.append(Event(when, "policy", f"policy {policy.id}: {subject}", who, sha))
+        events += policy_events(root, policy.id, policy.path)
     return events
+
+
+def policy_events(root: Path, policy_id: str, path: str) -> list[Event]:
+    """The commits that changed the policy's file, each with what changed in the policy."""
+    events = []
+    before: Any = None
+    for sha, when, who, subject in _commits(root, path):
+        now = _at(root, sha, path)
+        changes = describe_policy_change(before, now)
+        what = f"policy {policy_id}: {'; '.join(changes)} ({subject})"
+        events.append(Event(when, "policy", what, who, sha))
+        before = now
+    return events
+
+
+def describe_policy_change(before: Any, after: Any) -> list[str]:
+    """What a commit changed in a policy, step by step ('step tier-1: at 14 -> 10')."""
+    if not isinstance(after, dict):
+        return ["removed"] if isinstance(before, dict) else ["not a readable policy"]
+    steps = {str(s.get("id")): s for s in after.get("steps", []) if isinstance(s, dict)}
+    if not isinstance(before, dict):
+        return [f"created, steps {', '.join(steps) or '(none)'}"]
+    out = _changed_keys("", before, after, skip=("steps", "$schema"))
+    old = {str(s.get("id")): s for s in before.get("steps", []) if isinstance(s, dict)}
+    for step_id in [*old, *(s for s in steps if s not in old)]:
+        if step_id not in steps:
+            out.append(f"step {step_id} removed")
+        elif step_id not in old:
+            out.append(f"step {step_id} added")
+        else:
+            out += _changed_keys(f"step {step_id}: ", old[step_id], steps[step_id], skip=("id",))
+    if list(old) != list(steps) and set(old) == set(steps):
+        out.append(f"steps reordered: {', '.join(steps)}")
+    return out or ["comments or layout only"]
+
+
+def _changed_keys(
+    prefix: str, before: dict[str, Any], after: dict[str, Any], skip: tuple[str, ...]
+) -> list[str]:
+    keys = [k for k in [*before, *(k for k in after if k not in before)] if k not in skip]
+    return [
+        f"{prefix}{key} {_shown(before.get(key))} -> {_shown(after.get(key))}"
+        for key in keys
+        if before.get(key) != after.get(key)
+    ]
 
 
 WATCHED = (
@@ -266,8 +327,8 @@ def _log_events(root: Path, invoice_ids: set[str], customer_id: str) -> list[Eve
         if _told_by_others(status, by_delivery[entry.delivery]):
             continue
         keys = [key for key in (_parsed(k) for k in entry.keys) if key is not None]
-        mentioned = set(entry.get("invoices", ())) | {key.invoice for key in keys}
-        if not mentioned & invoice_ids:
+        named = tuple(i for i in dict.fromkeys(_invoices_in(entry, keys)) if i in invoice_ids)
+        if not named:
             continue
         when = str(entry.get("at") or entry.get("date") or "")
         # a message about several invoices names each one's own stage by its key
@@ -298,7 +359,9 @@ def _log_events(root: Path, invoice_ids: set[str], customer_id: str) -> list[Eve
             )
         elif status in FEEDBACK_STATUSES:
             what = came_back.describe(entry)
-        events.append(Event(when, status, what, commit=str(entry.get("commit") or "")))
+        events.append(
+            Event(when, status, what, commit=str(entry.get("commit") or ""), invoices=named)
+        )
     return events
 
 
@@ -313,3 +376,7 @@ def _told_by_others(status: str, statuses: set[str]) -> bool:
         return bool(decided)
     skipped = statuses & {"superseded", "missed"}
     return bool(skipped) and "cancelled" in statuses and status in (*skipped, "cancelled")
+
+
+def _invoices_in(entry: Any, keys: list[Key]) -> list[str]:
+    return [*entry.get("invoices", ()), *(key.invoice for key in keys)]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
-from runner import render_plan, workspace
+from runner import plandiff, render_plan, simulate, workspace
 from runner.errors import NudgeError
 from runner.model import Repository
 from runner.schedule import Plan
@@ -42,15 +42,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 MAX_DAYS = 366  # a plan of a year ahead; more is a typo, and would take minutes
 
 
-def forecast(
-    repo: Repository, log: LogIndex, start: datetime, days: int, only: list[str] | None = None
-) -> list[Plan]:
-    """Plans for `days` days from `start`, each assuming the ones before it were sent."""
-    from runner.simulate import replay
-
-    return replay(repo, [start + timedelta(days=n) for n in range(days)], log, only).plans
-
-
 def run(args: argparse.Namespace) -> int:
     if not 1 <= args.days <= MAX_DAYS:
         raise NudgeError(f"--days must be from 1 to {MAX_DAYS}")
@@ -60,10 +51,8 @@ def run(args: argparse.Namespace) -> int:
     start = workspace.now(args, repo.settings.defaults.timezone)
     if args.explain:
         return _explain(repo, log, start, args.explain, args.format)
-    plans = forecast(repo, log, start, args.days, args.only)
+    plans = simulate.forecast(repo, log, start, args.days, args.only)
     if args.against:
-        from runner import plandiff
-
         base = plandiff.plans_at(args.root, args.against, log, start, args.days, args.only)
         print(plandiff.render(plandiff.compare(base, plans), args.format, args.against))
         return 0

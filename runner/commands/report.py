@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import math
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from runner import workspace
-from runner.report import BUCKETS, Figures, compute
+from runner.report import BUCKETS, Figures, compute, paid_within
+from runner.tabular import Table
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +72,8 @@ def as_json(f: Figures) -> str:
                 "unknown": f.unknown,
                 "unreachable": f.unreachable,
                 "replies": f.replies,
+                "disputes": f.disputes,
+                "promises": f.promises,
                 "steps": f.steps,
                 "agency": f.agency,
                 "activity": [{"week": w, "reminders": r, "payments": p} for w, r, p in f.activity],
@@ -79,8 +84,19 @@ def as_json(f: Figures) -> str:
     )
 
 
-def _sections(f: Figures) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(title, header, rows) for every table: one source for text, markdown and HTML."""
+@dataclass(frozen=True)
+class Section:
+    title: str
+    table: Table
+    note: str = ""  # how to read it, a sentence under the title
+
+
+def _table(head: list[str], rows: list[list[str]], right: tuple[int, ...] = ()) -> Table:
+    return Table(tuple(head), rows, frozenset(right))
+
+
+def _sections(f: Figures) -> list[Section]:
+    """Every table: one source for text, markdown and HTML."""
     aging = [
         [c, cur, *(_money(row[b]) for b in BUCKETS), _money(sum(row.values(), Decimal(0)))]
         for (c, cur), row in sorted(f.aging.items())
@@ -103,7 +119,7 @@ def _sections(f: Figures) -> list[tuple[str, list[str], list[list[str]]]]:
             str(s["step"]),
             str(s["channel"]),
             str(s["messages"]),
-            f"{s['paid_within_7_days']} of {s['invoices']} ({float(str(s['share_paid'])):.0%})",
+            paid_within(s),
         ]
         for s in f.steps
     ]
@@ -113,78 +129,136 @@ def _sections(f: Figures) -> list[tuple[str, list[str], list[list[str]]]]:
             str(a["customer"]),
             str(a["days_overdue"]),
             f"{_money(a['balance'])} {a['currency']}",
-            f"{_money(a['agency_nets'])}",
-            f"{_money(a['settlement_offer'])}",
+            f"{_money(a['agency_nets'])} {a['currency']}",
+            f"{_money(a['settlement_offer'])} {a['currency']}",
         ]
         for a in f.agency
     ]
+    disputes = [
+        [
+            str(d["invoice"]),
+            str(d["customer"]),
+            _day(d["due"]),
+            str(d["days_overdue"]),
+            f"{_money(d['balance'])} {d['currency']}",
+            str(d["reason"]) or "-",
+        ]
+        for d in f.disputes
+    ]
+    promises = [
+        [
+            str(p["invoice"]),
+            str(p["customer"]),
+            _day(p["made"]),
+            _day(p["by"]),
+            f"{_money(p['promised'])} {p['currency']}",
+            f"{_money(p['balance'])} {p['currency']}",
+        ]
+        for p in f.promises
+    ]
     return [
-        (
+        Section(
             "Aging by customer (open balance by days past due)",
-            ["customer", "currency", *BUCKETS, "total"],
-            aging,
+            _table(["customer", "currency", *BUCKETS, "total"], aging, (2, 3, 4, 5, 6, 7)),
         ),
-        ("Key figures (last 90 days)", ["currency", "DSO (days)", "CEI"], key),
-        (
-            "Reminders sent and what followed",
-            ["policy", "step", "channel", "sent", "paid within 7 days"],
-            steps,
+        Section(
+            "Key figures (last 90 days)",
+            _table(["currency", "DSO (days)", "CEI"], key, (1, 2)),
         ),
-        (
-            "90+ days overdue: an agency (keeps 30 %) or a settlement at the same discount",
-            ["invoice", "customer", "days", "balance", "agency nets", "settlement offer"],
-            agency,
+        Section(
+            "In dispute (no reminders until settled with the customer)",
+            _table(
+                ["invoice", "customer", "due", "days overdue", "balance", "reason"],
+                disputes,
+                (3, 4),
+            ),
         ),
-        ("Customers on hold", ["customer"], [[c] for c in f.on_hold]),
-        (
+        Section(
+            "Promises to pay, date not reached yet (reminders wait until then)",
+            _table(
+                ["invoice", "customer", "given", "pay by", "promised", "balance"],
+                promises,
+                (4, 5),
+            ),
+        ),
+        Section(
             "Broken promises",
-            ["invoice", "customer", "promised by"],
-            [[i, c, d.isoformat()] for i, c, d in f.broken_promises],
+            _table(
+                ["invoice", "customer", "promised by"],
+                [[i, c, d.isoformat()] for i, c, d in f.broken_promises],
+            ),
         ),
-        (
+        Section(
+            "Reminders sent and what followed",
+            _table(["policy", "step", "channel", "sent", "paid within 7 days"], steps, (3, 4)),
+            "Of the invoices a step reminded, those paid in full within 7 days of the message; "
+            "a message sent in the last 7 days has not had its week yet and is not counted.",
+        ),
+        Section(
+            "90+ days overdue: an agency (keeps 30 %) or a settlement at the same discount",
+            _table(
+                ["invoice", "customer", "days", "balance", "agency nets", "settlement offer"],
+                agency,
+                (2, 3, 4, 5),
+            ),
+        ),
+        Section("Customers on hold", _table(["customer"], [[c] for c in f.on_hold])),
+        Section(
             "Open tasks (last 7 days)",
-            ["date", "customer", "step", "invoices"],
-            [
-                [str(t["date"]), str(t["customer"]), str(t["step"]), _joined(t["invoices"])]
-                for t in f.open_tasks
-            ],
+            _table(
+                ["date", "customer", "step", "invoices"],
+                [
+                    [str(t["date"]), str(t["customer"]), str(t["step"]), _joined(t["invoices"])]
+                    for t in f.open_tasks
+                ],
+            ),
         ),
-        (
+        Section(
             "Outcome unknown: a person must check (nudge resolve KEY --sent|--not-sent)",
-            ["date", "customer", "keys"],
-            [[str(u["date"]), str(u["customer"]), _joined(u["keys"])] for u in f.unknown],
+            _table(
+                ["date", "customer", "keys"],
+                [[str(u["date"]), str(u["customer"]), _joined(u["keys"])] for u in f.unknown],
+            ),
         ),
-        (
+        Section(
             "Bounced addresses and undelivered numbers (left out of reminders: fix the customer "
             "file)",
-            ["since", "customer", "contact", "address", "why"],
-            [
+            _table(
+                ["since", "customer", "contact", "address", "why"],
                 [
-                    str(u["since"]),
-                    str(u["customer"]),
-                    f"{u['contact']} ({u['role']})",
-                    str(u["address"]),
-                    str(u["reason"]),
-                ]
-                for u in f.unreachable
-            ],
+                    [
+                        str(u["since"]),
+                        str(u["customer"]),
+                        f"{u['contact']} ({u['role']})",
+                        str(u["address"]),
+                        str(u["reason"]),
+                    ]
+                    for u in f.unreachable
+                ],
+            ),
         ),
-        (
+        Section(
             "Replies waiting for an answer (their reminders wait; `nudge note` when answered)",
-            ["date", "customer", "invoice", "from", "subject", "waits until"],
-            [
+            _table(
+                ["date", "customer", "invoice", "from", "subject", "waits until"],
                 [
-                    str(r["date"]),
-                    str(r["customer"]),
-                    str(r["invoice"]),
-                    str(r["from"]),
-                    str(r["subject"]),
-                    str(r["waits_until"]),
-                ]
-                for r in f.replies
-            ],
+                    [
+                        str(r["date"]),
+                        str(r["customer"]),
+                        str(r["invoice"]),
+                        str(r["from"]),
+                        str(r["subject"]),
+                        str(r["waits_until"]),
+                    ]
+                    for r in f.replies
+                ],
+            ),
         ),
     ]
+
+
+def _day(value: object) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
 
 
 def _joined(values: object) -> str:
@@ -202,82 +276,146 @@ def _late(f: Figures) -> str:
 
 def text(f: Figures) -> str:
     out = [f"Nudge report, {f.today}", "", _late(f)]
-    for title, head, rows in _sections(f):
-        out += ["", title]
-        if not rows:
-            out.append("  (none)")
-            continue
-        widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-        for r in [head, *rows]:
-            out.append(
-                ("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))).rstrip()
-            )
+    for section in _sections(f):
+        out += ["", section.title] + ([f"  {section.note}"] if section.note else [])
+        out += section.table.text() if section.table.rows else ["  (none)"]
     return "\n".join(out)
+
+
+MARKDOWN_ROWS = 100
 
 
 def markdown(f: Figures) -> str:
     out = [f"## Nudge report, {f.today}", "", _late(f)]
-    for title, head, rows in _sections(f):
-        out += ["", f"### {title}", ""]
+    for section in _sections(f):
+        out += ["", f"### {section.title}", ""] + ([section.note, ""] if section.note else [])
+        rows = section.table.rows
         if not rows:
             out.append("_none_")
             continue
-        out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows[:100]]
-        if len(rows) > 100:
-            out.append(f"\n… and {len(rows) - 100} more rows (see the HTML report)")
+        out += section.table.markdown(MARKDOWN_ROWS)
+        if len(rows) > MARKDOWN_ROWS:
+            out.append(f"\n… and {len(rows) - MARKDOWN_ROWS} more rows (see the HTML report)")
     return "\n".join(out)
 
 
-BAR_COLOURS = {"current": "4c8", "90+": "c64"}
+# -- charts (inline SVG: the page stands alone, no script, nothing fetched) ---------------------
+
+BAR_COLOURS = {"current": "#4c8", "1-30": "#eb5", "31-60": "#e94", "61-90": "#d74", "90+": "#c54"}
+REMINDERS, PAYMENTS = "#48c", "#4a6"
+PLOT_TOP, PLOT_BOTTOM, PLOT_LEFT = 24, 150, 70  # the plot area of every chart, in SVG units
+
+
+def ticks(top: float, whole: bool = False) -> list[float]:
+    """Round values for an axis from 0 to at least `top`: 0, 50,000, 100,000, 150,000."""
+    if top <= 0:
+        return [0, 1]
+    rough = top / 4
+    scale = 10 ** math.floor(math.log10(rough))
+    step = next(m * scale for m in (1, 2, 2.5, 5, 10) if m * scale >= rough)
+    if whole:
+        step = max(1, math.ceil(step))
+    return [n * step for n in range(math.ceil(top / step) + 1)]
+
+
+def _number(value: float) -> str:
+    """A chart label: whole units, thousands separated (the tables give the exact amounts)."""
+    return f"{value:,.0f}"
+
+
+def _y_axis(scale: list[float], right: float, title: str) -> str:
+    """Grid lines with their values on the left, and the axis title written upwards."""
+    parts = []
+    for value in scale:
+        y = _y(value, scale)
+        parts.append(
+            f'<line x1="{PLOT_LEFT}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="#ddd"/>'
+            f'<text x="{PLOT_LEFT - 6}" y="{y + 3:.1f}" text-anchor="end">{_number(value)}</text>'
+        )
+    middle = (PLOT_TOP + PLOT_BOTTOM) / 2
+    parts.append(
+        f'<text x="12" y="{middle}" text-anchor="middle" transform="rotate(-90 12 {middle})">'
+        f"{html.escape(title)}</text>"
+    )
+    return "".join(parts)
+
+
+def _y(value: float, scale: list[float]) -> float:
+    return PLOT_BOTTOM - value / scale[-1] * (PLOT_BOTTOM - PLOT_TOP)
+
+
+def _x_title(width: float, title: str) -> str:
+    middle = (PLOT_LEFT + width) / 2
+    y = PLOT_BOTTOM + 34
+    return f'<text x="{middle}" y="{y}" text-anchor="middle">{html.escape(title)}</text>'
+
+
+def _svg(width: float, label: str, parts: list[str]) -> str:
+    height = PLOT_BOTTOM + 42
+    return (
+        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-label="{html.escape(label)}">{"".join(parts)}</svg>'
+    )
 
 
 def _bars(f: Figures) -> str:
-    """Inline SVG: aging per bucket, one group of bars per currency (scaled per currency)."""
+    """Aging per currency: the open balance in each days-past-due bucket."""
     charts = []
     for currency, row in sorted(f.aging_totals.items()):
-        top = max(row.values()) or Decimal(1)
-        bars = []
+        scale = ticks(float(max(row.values())))
+        width = PLOT_LEFT + 70 * len(BUCKETS) + 10
+        parts = [_y_axis(scale, width - 10, f"open balance, {currency}")]
         for n, name in enumerate(BUCKETS):
-            height = float(row[name] / top) * 120
-            x = 20 + n * 70
-            bars.append(
-                f'<rect x="{x}" y="{140 - height:.1f}" width="50" height="{height:.1f}" '
-                f'fill="#{BAR_COLOURS.get(name, "e94")}"/>'
-                f'<text x="{x + 25}" y="158" text-anchor="middle">{name}</text>'
-                f'<text x="{x + 25}" y="{135 - height:.1f}" text-anchor="middle" '
-                f'font-size="9">{_money(row[name])}</text>'
+            x = PLOT_LEFT + 10 + n * 70
+            y = _y(float(row[name]), scale)
+            parts.append(
+                f'<rect x="{x}" y="{y:.1f}" width="50" height="{PLOT_BOTTOM - y:.1f}" '
+                f'fill="{BAR_COLOURS[name]}"><title>{name} days: {_money(row[name])} '
+                f"{html.escape(currency)}</title></rect>"
+                f'<text x="{x + 25}" y="{PLOT_BOTTOM + 14}" text-anchor="middle">{name}</text>'
             )
+            if row[name]:
+                parts.append(
+                    f'<text x="{x + 25}" y="{y - 4:.1f}" text-anchor="middle" '
+                    f'class="value">{_number(float(row[name]))}</text>'
+                )
+        parts.append(_x_title(width, "days past due"))
         charts.append(
-            f"<figure><figcaption>Aging, {html.escape(currency)}</figcaption>"
-            f'<svg viewBox="0 0 380 165" width="380" height="165" role="img" '
-            f'aria-label="aging {html.escape(currency)}">{"".join(bars)}</svg></figure>'
+            f"<figure><figcaption>Open balance by days past due, {html.escape(currency)}"
+            f"</figcaption>{_svg(width, f'aging {currency}', parts)}</figure>"
         )
     return "".join(charts)
 
 
 def _timeline(f: Figures) -> str:
+    """Per week of the last 90 days: reminders sent and payments received, side by side."""
     if not f.activity:
         return ""
-    top = max(max(r, p) for _, r, p in f.activity) or 1
-    width = 40 + 30 * len(f.activity)
-    parts = []
+    scale = ticks(max(max(r, p) for _, r, p in f.activity), whole=True)
+    width = PLOT_LEFT + 30 * len(f.activity) + 10
+    parts = [_y_axis(scale, width - 10, "count per week")]
     for n, (week, reminders, payments) in enumerate(f.activity):
-        x = 30 + n * 30
-        for offset, value, color in ((0, reminders, "#48c"), (12, payments, "#4c8")):
-            h = value / top * 120
+        x = PLOT_LEFT + 4 + n * 30
+        for offset, value, colour, what in (
+            (0, reminders, REMINDERS, "reminders sent"),
+            (12, payments, PAYMENTS, "payments received"),
+        ):
+            y = _y(value, scale)
             parts.append(
-                f'<rect x="{x + offset}" y="{140 - h:.1f}" width="11" height="{h:.1f}" '
-                f'fill="{color}"><title>{week}: {value}</title></rect>'
+                f'<rect x="{x + offset}" y="{y:.1f}" width="11" height="{PLOT_BOTTOM - y:.1f}" '
+                f'fill="{colour}"><title>week of {week:%d %b}: {value} {what}</title></rect>'
             )
         if n % 2 == 0:
-            parts.append(
-                f'<text x="{x + 11}" y="158" text-anchor="middle" font-size="9">{week:%d %b}</text>'
-            )
+            below = PLOT_BOTTOM + 14
+            parts.append(f'<text x="{x + 11}" y="{below}" text-anchor="middle">{week:%d %b}</text>')
+    parts.append(_x_title(width, "week starting"))
+    legend = (
+        f'<span class="key" style="background:{REMINDERS}"></span> reminders sent '
+        f'<span class="key" style="background:{PAYMENTS}"></span> payments received'
+    )
     return (
-        f"<figure><figcaption>Per week: reminders sent (blue) and payments received (green)"
-        f'</figcaption><svg viewBox="0 0 {width} 165" width="{width}" height="165" role="img" '
-        f'aria-label="reminders and payments per week">{"".join(parts)}</svg></figure>'
+        f"<figure><figcaption>Per week: {legend}</figcaption>"
+        f"{_svg(width, 'reminders sent and payments received per week', parts)}</figure>"
     )
 
 
@@ -287,22 +425,20 @@ def page(f: Figures) -> str:
         f"<p>{html.escape(_late(f))}</p>",
         f'<div class="charts">{_bars(f)}{_timeline(f)}</div>',
     ]
-    for title, head, rows in _sections(f):
-        body.append(f"<h2>{html.escape(title)}</h2>")
-        if not rows:
-            body.append("<p><em>none</em></p>")
-            continue
-        cells = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-        lines = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
-        )
-        body.append(f"<table><thead><tr>{cells}</tr></thead><tbody>{lines}</tbody></table>")
+    for section in _sections(f):
+        body.append(f"<h2>{html.escape(section.title)}</h2>")
+        if section.note:
+            body.append(f'<p class="note">{html.escape(section.note)}</p>')
+        body.append(section.table.html() if section.table.rows else "<p><em>none</em></p>")
     style = (
         "body{font:14px system-ui,sans-serif;margin:2em;color:#222}"
         "table{border-collapse:collapse;margin:.5em 0 1.5em}"
         "td,th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:start}"
-        "td:nth-child(n+3){font-variant-numeric:tabular-nums}"
-        "figure{display:inline-block;margin:0 2em 1em 0}svg text{font-size:10px}"
+        "td.num,th.num{text-align:end;font-variant-numeric:tabular-nums}"
+        "figure{display:inline-block;margin:0 2em 1em 0;vertical-align:top}"
+        "svg text{font-size:10px;fill:#333}svg text.value{font-size:9px}"
+        ".note{color:#555;margin:-.3em 0 .3em}"
+        ".key{display:inline-block;width:10px;height:10px;margin:0 2px 0 8px}"
         "@media print{body{margin:0}h2{break-after:avoid}table{break-inside:auto}}"
     )
     return (

@@ -17,9 +17,9 @@ from runner import reconcile, workspace
 from runner.deliver import Batch, Deadline, Job, now_stamp
 from runner.errors import NudgeError
 from runner.feedback.collect import read_what_came_back
+from runner.loaded import Loaded
 from runner.model import Repository
 from runner.output import counted
-from runner.repository import Loaded
 from runner.schedule import Plan, plan, zone
 from runner.sendlog import LogIndex, Writer
 
@@ -344,8 +344,8 @@ def _send(
     for note in transports.notes(repo, args.transport):
         print(f"note: {note}", file=sys.stderr)
     writer = Writer(root, today_plan.today)
-    run_id, commit = transports.run_id(), transports.config_commit(root)
-    skipped = _record_skipped(writer, today_plan, run_id, commit)
+    run_id, (commit, dirty) = transports.run_id(), transports.config_source(root)
+    skipped = _record_skipped(writer, today_plan, run_id, commit, dirty)
     batch = Batch(
         writer,
         channels,
@@ -356,6 +356,7 @@ def _send(
         _progress(),
         deadline,
         repo.settings.company.email.rsplit("@", 1)[-1],
+        dirty=dirty,
     )
     batch.record_pending(jobs)
     taken: list[Job] = []
@@ -419,7 +420,7 @@ def _claim(
 
 
 def _record_skipped(
-    writer: Writer, today_plan: Plan, run_id: str, commit: str | None
+    writer: Writer, today_plan: Plan, run_id: str, commit: str | None, dirty: bool
 ) -> list[dict[str, Any]]:
     """The occurrences not sent after missed runs, recorded (each its own delivery id, so a run
     that loses a race for them cancels them like its claims)."""
@@ -440,6 +441,7 @@ def _record_skipped(
             "reason": d.reason,
             "run": run_id,
             "commit": commit,
+            **({"dirty": True} if dirty else {}),
         }
         writer.append(entry)
         written.append(entry)

@@ -1,7 +1,8 @@
 """`nudge test`: policy test cases, kept in policies/tests/*.yaml, run like unit tests.
 
-A case names a policy, an invoice (and optionally a customer), the days to run on, and the
-messages expected, in order:
+A case (checked against runner/schemas/case.schema.json, documented in docs/formats/case.md)
+names a policy, an invoice (and optionally a customer), the days to run on, and the messages
+expected, in order:
 
     policy: gentle
     invoice: {id: T-1, issued: 2026-01-01, due: 2026-01-31, amount: "1000.00",
@@ -22,6 +23,7 @@ from typing import Any
 
 from runner import paths, simulate, workspace, yamlload
 from runner.errors import NudgeError, Problem
+from runner.loaded import Source
 from runner.model import Contact, Customer, Repository
 
 
@@ -84,11 +86,11 @@ SYNTHETIC = Customer(
 
 
 def check_case(repo: Repository, path: Path, rel: str) -> list[Problem]:
-    from runner import repository, schema
+    from runner import schema
 
     doc = yamlload.load(path, rel)
     data = doc.data
-    source = repository.Source(doc)
+    source = Source(doc)
     if not isinstance(data, dict):
         return [Problem(rel, 1, 1, "a test case needs 'policy', 'invoice', 'run' and 'expect'")]
     found = [source.problem(w, m, key=k) for w, k, m in schema.check("case", data)]
@@ -117,7 +119,7 @@ def sent_in_case(repo: Repository, doc: yamlload.Document) -> tuple[list[Problem
     from runner import repository
 
     data = doc.data
-    source = repository.Source(doc)
+    source = Source(doc)
     days = _days(data["run"])
     if len(days) > MAX_DAYS:
         return [
@@ -135,7 +137,7 @@ def sent_in_case(repo: Repository, doc: yamlload.Document) -> tuple[list[Problem
         **data["invoice"],
     }
     reader = repository._Reader(Path(doc.path).parent, {})
-    checked = list(reader.checked(repository.Source(doc, ("invoice",)), invoice_data, "invoice"))
+    checked = list(reader.checked(Source(doc, ("invoice",)), invoice_data, "invoice"))
     if not checked:
         return reader.problems, []
     invoice = reader.guarded(

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from runner import output
 from runner.errors import Problem
+from runner.loaded import Loaded
 from runner.output import counted
-from runner.repository import Loaded
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from runner.errors import Problem
 from runner.feedback import rules
-from runner.repository import Loaded
+from runner.loaded import Loaded
 from runner.sendlog import LogIndex, index, read
 
 # What came back, as the log writer spells it (json.dumps, sort_keys): only these lines are

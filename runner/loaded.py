@@ -1,0 +1,56 @@
+"""What reading a repository gives: the Repository, every problem found on the way, and where
+each entity was written (so a later check can point at the file and line to change)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from runner import yamlload
+from runner.errors import Problem, Severity
+from runner.model import Defaults, Repository
+
+if TYPE_CHECKING:
+    from runner.snapshot import Fingerprint
+
+JsonPath = tuple[str | int, ...]
+# What a repository is read with when its settings.yaml could not be: the rest is still checked.
+FALLBACK_DEFAULTS = Defaults(locale="en", timezone="UTC", currency="EUR", policy="standard")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where an entity was written: positions are looked up only when a problem is reported."""
+
+    doc: yamlload.Document
+    prefix: JsonPath = ()
+
+    def problem(
+        self, where: JsonPath, message: str, key: bool = False, severity: Severity = "error"
+    ) -> Problem:
+        line, col = yamlload.locate(self.doc.text, (*self.prefix, *where), key=key)
+        return Problem(self.doc.path, line, col, message, severity)
+
+
+@dataclass
+class Loaded:
+    repo: Repository
+    problems: list[Problem] = field(default_factory=list)  # the files' own, then references
+    sources: dict[tuple[str, str], Source] = field(default_factory=dict)
+    rejected: dict[str, set[str]] = field(default_factory=dict)  # kind -> ids of files in error
+    # What rendering every template found (runner.checks.templates), once computed: kept in the
+    # snapshot with the rest, so a command after `validate` does not render them again.
+    template_problems: list[Problem] | None = None
+    # How this load is keyed in the snapshot (not part of what it says about the files).
+    fingerprint: Fingerprint | None = field(default=None, compare=False, repr=False)
+    started_ns: int = field(default=0, compare=False, repr=False)
+
+    def was_rejected(self, kind: str, name: str) -> bool:
+        """Whether `name` is the id of a file that had errors (so a reference is not 'unknown')."""
+        if kind == "policy" and name == FALLBACK_DEFAULTS.policy and "settings" in self.rejected:
+            return True
+        return name in self.rejected.get(kind, set())
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
