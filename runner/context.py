@@ -143,12 +143,15 @@ class AccountView:
 
 @dataclass(frozen=True)
 class PaymentView:
-    link: str
+    link: str  # one link for the whole message ('' when each listed invoice has its own)
     instructions: str
     accounts: tuple[AccountView, ...]  # one per currency the message asks for
     iban: str  # the first account's, for templates written before accounts
     bic: str
     account: str
+    # (invoice, link) of each listed invoice, where the link names the invoice and the message
+    # lists several: one link would pay one of them
+    links: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -391,7 +394,13 @@ def build(
     open_views = statement(repo, customer, day)
     policy = repo.policy_for(invoices[0]) if invoices else repo.policies.get(customer.policy)
     hold = hold_since(repo, log, customer, day, step)
+    listed.sort(key=lambda v: (-v.days_overdue, v.id))  # the longest overdue first
     first = listed[0] if listed else None
+    links = (
+        tuple((v.id, v.link) for v in listed)
+        if len(listed) > 1 and "{invoice}" in settings.payment.link
+        else ()
+    )
     payment = settings.payment
     currencies = [v.currency for v in (*listed, *open_views)] or [settings.defaults.currency]
     accounts = accounts_for(repo, currencies)
@@ -413,6 +422,13 @@ def build(
         "recipients": [*to, *cc],
         "step": _step_view(step),
         "invoices": listed,
+        # the listed invoices past due (all of them where none is: a template rendered for
+        # validate): what an overdue stage's subject counts, when a reminder of an invoice not
+        # yet due shares its message
+        "overdue": [v for v in listed if v.days_overdue > 0] or listed,
+        # the listed invoices the customer heard about before (`previous`): a sentence about
+        # earlier messages names them when not every listed invoice is one of them
+        "reminded": [v.id for v in listed if v.previous],
         "listed_totals": totals(listed, "due_now"),
         "statement": open_views,
         "totals": totals(open_views),
@@ -422,12 +438,13 @@ def build(
         "fees": [m for m in totals(listed, "fees") if m.amount],
         "previous": previous_contacts(log, (i.id for i in invoices), day),
         "payment": PaymentView(
-            link=first.link if first else payment.link_for("", customer.id),
+            link="" if links else first.link if first else payment.link_for("", customer.id),
             instructions=payment.instructions_for(locale),
             accounts=accounts,
             iban=main.iban if main else "",
             bic=main.bic if main else "",
             account=main.account if main else "",
+            links=links,
         ),
         "law": law_view(repo, invoices) if _statutory(policy) else None,
         "hold": hold,

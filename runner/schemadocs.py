@@ -29,6 +29,7 @@ _FORMATS = {
     "country": "country code (ISO 3166)",
     "closure": "day (YYYY-MM-DD, or MM-DD every year)",
     "iban": "IBAN",
+    "bic": "BIC (SWIFT code)",
     "oneline": "text on one line",
 }
 _TYPES = {

@@ -59,6 +59,21 @@ def direction(locale: str) -> str:
     return "rtl" if localefmt.right_to_left(locale) else "ltr"
 
 
+def _written_direction(text: object) -> str:
+    """The direction a text is written in, from its first letter of a strong direction (as HTML's
+    dir="auto", which WeasyPrint does not know): a Latin address inside a Persian letter keeps
+    its order."""
+    import unicodedata
+
+    for char in str(text):
+        kind = unicodedata.bidirectional(char)
+        if kind in ("R", "AL"):
+            return "rtl"
+        if kind == "L":
+            return "ltr"
+    return "ltr"
+
+
 def _locale(ctx: Context) -> str:
     locale = ctx.get("locale")
     if not isinstance(locale, str):
@@ -134,6 +149,7 @@ def _environment(loader: BaseLoader, autoescape: bool) -> ImmutableSandboxedEnvi
         pad=_pad,
         rpad=_rpad,
         columns=_columns,
+        written_direction=_written_direction,
     )
     env.globals["html"] = autoescape  # shared templates write paragraphs as <p> or plain text
     return env

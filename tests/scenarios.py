@@ -217,6 +217,20 @@ SCENARIOS = [
         counsel=False,
     ),
     Scenario(
+        "reminder-with-heads-up",
+        "An urgent reminder and, the same day, the heads-up of an invoice not yet due: one "
+        "message, whose subject counts only the overdue invoice, with a link for each",
+        "gentle",
+        lambda c, cur: [
+            invoice(3301, c, cur, 45, "11250.00"),
+            invoice(3302, c, cur, -3, "3200.00"),
+        ],
+        sent=[
+            ("INV-3301", "tier-1", 31, "email"),
+            ("INV-3301", "tier-2", 17, "email"),
+        ],
+    ),
+    Scenario(
         "heads-up-discount",
         "Before the due date, with an early-payment discount still open",
         "gentle",

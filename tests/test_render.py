@@ -109,7 +109,7 @@ def test_template_renders_with_the_locales_money_and_dates(
     if html is not None:
         direction = "rtl" if locale == "fa" else "ltr"
         assert f'dir="{direction}"' in html
-        assert f'lang="{locale}"' in html or f'lang="{locale}_' in html
+        assert f'lang="{locale}"' in html or f'lang="{locale}-' in html  # BCP 47: en-IE
 
 
 def test_customer_data_is_a_value_never_template_code(company: Company) -> None:
