@@ -4,14 +4,11 @@ each entity was written (so a later check can point at the file and line to chan
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 from runner import yamlload
 from runner.errors import Problem, Severity
 from runner.model import Defaults, Repository
-
-if TYPE_CHECKING:
-    from runner.snapshot import Fingerprint
 
 JsonPath = tuple[str | int, ...]
 # What a repository is read with when its settings.yaml could not be: the rest is still checked.
@@ -41,8 +38,9 @@ class Loaded:
     # What rendering every template found (runner.checks.templates), once computed: kept in the
     # snapshot with the rest, so a command after `validate` does not render them again.
     template_problems: list[Problem] | None = None
-    # How this load is keyed in the snapshot (not part of what it says about the files).
-    fingerprint: Fingerprint | None = field(default=None, compare=False, repr=False)
+    # How this load is keyed in the snapshot (a snapshot.Fingerprint; not part of what it says
+    # about the files; the module is not imported here, as it imports this one).
+    fingerprint: Any = field(default=None, compare=False, repr=False)
     started_ns: int = field(default=0, compare=False, repr=False)
 
     def was_rejected(self, kind: str, name: str) -> bool:

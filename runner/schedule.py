@@ -104,10 +104,14 @@ class Delivery:
     reason: str
     total_due: Decimal
     currency: str
+    separate: bool = False  # a step's own message (`separate: true`), beside the day's merged one
 
     @property
     def id(self) -> str:
-        return f"{self.customer}/{self.step}/{self.date.isoformat()}/{self.channel}"
+        """Unique in a day's plan: the merged message of a customer and channel, or a separate
+        step's own (its policy named, as another policy's step may share its id)."""
+        base = f"{self.customer}/{self.step}/{self.date.isoformat()}/{self.channel}"
+        return f"{base}@{self.policy}" if self.separate else base
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -612,8 +616,10 @@ def plan(
         for d in decisions:
             if d.status == "due":
                 due.setdefault(_message_of(repo, d), []).append(d)
-    for (customer_id, channel, _, _), group in sorted(due.items()):
+    for (customer_id, channel, policy, _), group in sorted(due.items()):
         delivery = _delivery(repo, log, customer_id, channel, group, days[customer_id])
+        if policy:
+            delivery = replace(delivery, separate=True)
         if channel == "sms" and not delivery.to and log.opted_out:
             _opted_out_everywhere(result, group)  # every number said STOP: not a failure
             continue

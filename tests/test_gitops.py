@@ -190,10 +190,10 @@ def test_a_run_that_loses_the_race_cancels_its_bookkeeping_too(
     hook.chmod(0o755)
     lost = nudge("run", "--root", str(loser), "--today", "2026-11-23", "--push")
     assert marker.exists(), "the hook never ran"
-    assert (tmp_path / "winner.txt").read_text().startswith("2026-11-23 sent 23")
+    assert (tmp_path / "winner.txt").read_text().startswith("2026-11-23 sent 11")
     assert lost.code == 0, lost.out + lost.err
     assert lost.out.startswith("2026-11-23 sent 0"), lost.out
-    assert "Already sent by another run: 23" in lost.out
+    assert "Already sent by another run: 11" in lost.out
     check = clone(remote, tmp_path / "check")
     lines = log_lines(check)
     runs = {str(line["run"]) for line in lines}

@@ -117,3 +117,38 @@ def test_plan_shows_what_run_sends_and_backtest_is_every_run(
     # and every key was sent at most once
     keys = [k for _, ks in sent for k in ks]
     assert len(keys) == len(set(keys))
+
+
+def test_a_separate_step_and_the_days_message_with_the_same_step_id_are_both_remembered(
+    tmp_path: Path,
+) -> None:
+    """Found by the property test: a customer's invoices under two policies, each with a step
+    `s0` due the same day, one of them `separate`. The forecast recorded both messages under one
+    id, so it forgot one of them and sent it again the next day (plan --days, backtest)."""
+    contact = {"name": "Bea Billing", "role": "billing", "email": "billing@c0.example"}
+    company = Company(
+        policies=[
+            {"id": "p0", "steps": [{"id": "s0", "send": ["email"], "template": "gentle-tier-1",
+                                    "at": 8, "separate": True}]},
+            {"id": "p1", "steps": [{"id": "s0", "send": ["email"], "template": "gentle-tier-1",
+                                    "at": 5}]},
+        ],
+        customers=[{"id": "c0", "name": "Customer 0 Ltd", "locale": "en",
+                    "timezone": "Europe/Copenhagen", "policy": "p1",
+                    "owner": {"name": "Olga Owner", "email": "olga@example.com"},
+                    "contacts": [contact], "address": ["1 Main Street", "1000 Town"]}],
+        invoices=[
+            {"id": "INV-0", "customer": "c0", "issued": "2026-03-01", "due": "2026-04-01",
+             "amount": "100.00", "policy": "p0"},
+            {"id": "INV-1", "customer": "c0", "issued": "2026-03-01", "due": "2026-04-04",
+             "amount": "100.00"},
+        ],
+    )  # fmt: skip
+    root = write(company, tmp_path / "repo")
+    _, out = cli("backtest", "--root", str(root), "--from", "2026-04-08", "--to", "2026-04-13",
+                 "--format", "json")  # fmt: skip
+    sent = [(d["date"], k) for d in json.loads(out)["deliveries"] for k in d["keys"]]
+    assert sorted(sent) == [
+        ("2026-04-09", "INV-0/s0/2026-04-09/email"),
+        ("2026-04-09", "INV-1/s0/2026-04-09/email"),
+    ]

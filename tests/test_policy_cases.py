@@ -52,7 +52,10 @@ INVOICE = 'invoice: {id: T-1, issued: 2026-01-02, due: 2026-02-02, amount: "1000
     [
         (
             "policy: gentle\n" + INVOICE + "run: {from: 2026-13-01, to: 2026-04-30}\nexpect: []\n",
-            ["3:13: run.from: '2026-13-01' is not a date (write YYYY-MM-DD, e.g. 2026-10-31)"],
+            [
+                "3:13: run.from: '2026-13-01' is not a date: there is no month 13 "
+                "(write YYYY-MM-DD, e.g. 2026-10-31)"
+            ],
         ),
         (
             "policy: gentle\n" + INVOICE + "run: {from: 2026-01-01, to: 2026-04-30}\n"

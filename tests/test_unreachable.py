@@ -2,7 +2,7 @@
 after a few failed connections; nothing is marked unknown; the next run sends everything once.
 
 Before: a server that never answered cost messages x attempts x timeout (36 minutes with the
-sample's 18 e-mails at the default 30 s), and the workflow's 30-minute limit killed the run
+sample's e-mails at the default 30 s), and the workflow's 30-minute limit killed the run
 mid-batch.
 """
 
@@ -123,7 +123,7 @@ def test_a_server_that_never_answers_ends_the_run_at_its_deadline(
 def test_nothing_is_unknown_after_the_deadline(runs: dict[str, Future[Ran]]) -> None:
     ran = runs["silent"].result()
     deliveries = mailed(ran.extra["at_deadline"])
-    assert len(deliveries) == 18  # the sample's e-mails and tasks of the day
+    assert len(deliveries) == 8  # the e-mails and tasks of the day (one per customer)
     assert {tuple(statuses(es)) for es in deliveries} == {("pending", "cancelled")}
     assert all("not handed over" in es[1]["reason"] for es in deliveries)
 
@@ -133,7 +133,7 @@ def test_the_next_run_sends_everything_once(runs: dict[str, Future[Ran]]) -> Non
     second = ran.results[1]
     assert second.code == 0, second.out + second.err
     assert ran.smtp is not None
-    assert len(ran.smtp.received) == 18
+    assert len(ran.smtp.received) == 8
     assert set(Counter(k for r in ran.smtp.received for k in r.keys).values()) == {1}
     assert "Needs a person" not in second.out
 
@@ -145,7 +145,7 @@ def test_refused_connections_open_the_circuit_for_each_channel(
     first = ran.results[0]
     assert first.code == 1, first.out + first.err
     assert "Traceback" not in first.err
-    # 18 e-mails x 4 attempts without the circuit; with it, the first connection alone, then
+    # 8 e-mails x 4 attempts without the circuit; with it, the first connection alone, then
     # at most a pool's worth (8) in flight when the third failure opens it
     connections = ran.extra["connections"]
     assert connections <= 1 + 8, connections
@@ -155,7 +155,7 @@ def test_refused_connections_open_the_circuit_for_each_channel(
     email, sms = sorted(sentences)
     assert email.startswith("nudge: email: 3 attempts in a row could not reach the provider")
     assert sms.startswith("nudge: sms: 3 attempts in a row could not reach the provider")
-    assert email.endswith("not tried again this run: 18 messages not handed over, due again")
+    assert email.endswith("not tried again this run: 8 messages not handed over, due again")
     assert sms.endswith("not tried again this run: 2 messages not handed over, due again")
 
 
@@ -172,4 +172,4 @@ def test_after_the_circuit_nothing_is_unknown_and_the_next_run_sends_all(
     second = ran.results[1]
     assert second.code == 0, second.out + second.err
     assert ran.smtp is not None and ran.twilio is not None
-    assert len(ran.smtp.received) == 18 and len(ran.twilio.created) == 2
+    assert len(ran.smtp.received) == 8 and len(ran.twilio.created) == 2

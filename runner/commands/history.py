@@ -25,6 +25,8 @@ class Event:
     who: str = ""
     commit: str = ""
     invoices: tuple[str, ...] = ()  # the invoices it is about, where it is about some
+    # each invoice's own stage, where one message was about invoices at different stages
+    stages: tuple[str, ...] = ()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +69,7 @@ def _timeline(root: Path, repo: Repository, target: str) -> list[Event]:
     events += imported
     logged = _log_events(root, set(invoice_ids), customer_id)
     if target not in repo.invoices:  # a customer's: which invoice each message was about
-        logged = [replace(e, what=f"{', '.join(e.invoices)}: {e.what}") for e in logged]
+        logged = [replace(e, what=f"{_named(e)}: {e.what}") for e in logged]
     return events + logged
 
 
@@ -333,7 +335,9 @@ def _log_events(root: Path, invoice_ids: set[str], customer_id: str) -> list[Eve
         when = str(entry.get("at") or entry.get("date") or "")
         # a message about several invoices names each one's own stage by its key
         own = list(dict.fromkeys(key.step for key in keys if key.invoice in invoice_ids))
-        step = own[0] if len(own) == 1 else entry.get("step", "")
+        step = own[0] if len(own) == 1 else "" if own else entry.get("step", "")
+        stage = {key.invoice: key.step for key in keys}
+        stages = tuple(stage.get(i, "") for i in named) if len(own) > 1 else ()
         what = f"{step} {entry.get('channel', '')}".strip()
         if status in ("sent", "failed", "unknown", "pending", "handover", "cancelled"):
             to = ", ".join(entry.get("to", ()))
@@ -360,7 +364,14 @@ def _log_events(root: Path, invoice_ids: set[str], customer_id: str) -> list[Eve
         elif status in FEEDBACK_STATUSES:
             what = came_back.describe(entry)
         events.append(
-            Event(when, status, what, commit=str(entry.get("commit") or ""), invoices=named)
+            Event(
+                when,
+                status,
+                what,
+                commit=str(entry.get("commit") or ""),
+                invoices=named,
+                stages=stages,
+            )
         )
     return events
 
@@ -376,6 +387,15 @@ def _told_by_others(status: str, statuses: set[str]) -> bool:
         return bool(decided)
     skipped = statuses & {"superseded", "missed"}
     return bool(skipped) and "cancelled" in statuses and status in (*skipped, "cancelled")
+
+
+def _named(event: Event) -> str:
+    """The invoices an event was about, each with its own stage where they differ."""
+    if not event.stages:
+        return ", ".join(event.invoices)
+    return ", ".join(
+        f"{i} ({s})" if s else i for i, s in zip(event.invoices, event.stages, strict=True)
+    )
 
 
 def _invoices_in(entry: Any, keys: list[Key]) -> list[str]:
