@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from runner import git, workspace
+from runner.model import Repository
 from runner.schedule import Delivery, Plan
-from runner.sendlog import LogIndex
 
 COMPARED = ("invoices", "to", "cc", "template", "locale", "total_due", "currency")
 
@@ -34,11 +35,9 @@ def _show(value: object) -> str:
     return ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
-def plans_at(
-    root: Path, ref: str, log: LogIndex, start: datetime, days: int, only: list[str] | None
-) -> list[Plan]:
-    from runner.commands.plan import forecast
-
+@contextmanager
+def revision(root: Path, ref: str) -> Iterator[Repository]:
+    """The repository as git revision `ref` holds it (valid, or NudgeError saying so)."""
     with git.temporary_export(root, ref) as folder:
         try:
             loaded = workspace.load_valid(Path(folder))
@@ -46,7 +45,7 @@ def plans_at(
             raise workspace.NudgeError(
                 f"{ref} itself is not valid, so there is nothing to compare with: {exc}"
             ) from None
-        return forecast(loaded.repo, log, start, days, only)
+        yield loaded.repo
 
 
 def compare(base: list[Plan], head: list[Plan]) -> list[Change]:

@@ -133,11 +133,12 @@ class Publisher:
 
 
 def claimed_elsewhere(root: Path, mine: set[str], run_id: str) -> dict[str, str]:
-    """Keys of ours that another run's entries (pending or outcome) also name: key -> run."""
-    from runner.sendlog import read
+    """Keys of ours that another run's entries (pending or outcome) also name: key -> run. Our
+    keys are of open invoices: the log's summary keeps theirs, so the months after it do."""
+    from runner import logsummary
 
     others: dict[str, str] = {}
-    for entry in read(root).entries:
+    for entry in logsummary.entries(root):
         if entry.get("run") == run_id or entry.status not in ("pending", "sent", "unknown"):
             continue
         for key in entry.keys:

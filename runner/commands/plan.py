@@ -10,8 +10,9 @@ from pathlib import Path
 from runner import render_plan, workspace
 from runner.errors import NudgeError
 from runner.model import Repository
-from runner.schedule import Plan
+from runner.schedule import Plan, local_today
 from runner.sendlog import LogIndex
+from runner.simulate import open_on
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,12 +41,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def forecast(
-    repo: Repository, log: LogIndex, start: datetime, days: int, only: list[str] | None = None
+    repo: Repository,
+    log: LogIndex,
+    start: datetime,
+    days: int,
+    only: list[str] | None = None,
+    pool: Repository | None = None,
 ) -> list[Plan]:
-    """Plans for `days` days from `start`, each assuming the ones before it were sent."""
+    """Plans for `days` days from `start`, each assuming the ones before it were sent (`pool`:
+    simulate.open_on(repo, the first day), when the caller has it)."""
     from runner.simulate import replay
 
-    return replay(repo, [start + timedelta(days=n) for n in range(days)], log, only).plans
+    moments = [start + timedelta(days=n) for n in range(days)]
+    return replay(repo, moments, log, only, pool).plans
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,17 +61,24 @@ def run(args: argparse.Namespace) -> int:
         raise NudgeError("--days must be at least 1")
     loaded = workspace.load_valid(args.root)
     repo = loaded.repo
-    log, _ = workspace.read_log(args.root)
     start = workspace.now(args, repo.settings.defaults.timezone)
     if args.explain:
+        log, _ = workspace.read_log(args.root)  # an invoice's whole story
         return _explain(repo, log, start, args.explain, args.format)
-    plans = forecast(repo, log, start, args.days, args.only)
+    day = local_today(start, repo.settings.defaults.timezone)
+    pool = open_on(repo, day)
     if args.against:
         from runner import plandiff
 
-        base = plandiff.plans_at(args.root, args.against, log, start, args.days, args.only)
+        with plandiff.revision(args.root, args.against) as base_repo:
+            base_pool = open_on(base_repo, day)
+            log, _ = workspace.read_log(args.root, [pool, base_pool], day)
+            plans = forecast(repo, log, start, args.days, args.only, pool)
+            base = forecast(base_repo, log, start, args.days, args.only, base_pool)
         print(plandiff.render(plandiff.compare(base, plans), args.format, args.against))
         return 0
+    log, _ = workspace.read_log(args.root, [pool], day)
+    plans = forecast(repo, log, start, args.days, args.only, pool)
     print(render_plan.render(plans, args.format, sms_sizes(loaded.repo, args.root, plans, log)))
     return 0
 

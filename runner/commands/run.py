@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from runner import workspace
+from runner.commands.plan import forecast
 from runner.deliver import Batch, Job, now_stamp
 from runner.errors import NudgeError
 from runner.feedback.collect import read_what_came_back
 from runner.repository import Loaded
-from runner.schedule import Plan, plan
+from runner.schedule import Plan, local_today
 from runner.sendlog import LogIndex, Writer
+from runner.simulate import open_on
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,13 +54,15 @@ def run(args: argparse.Namespace) -> int:
     publisher = _publisher(args) if (args.commit or args.push) and not args.dry_run else None
     loaded = workspace.load_valid(root, templates=True)
     repo = loaded.repo
-    log, report = workspace.read_log(root)
+    zone = repo.settings.defaults.timezone
+    now = workspace.now(args, zone)
+    pool = open_on(repo, local_today(now, zone))
+    log, report = workspace.read_log(root, [pool], local_today(now, zone))
     for file, line, why in report.damaged:
         print(f"{file}:{line}: warning: {why}", file=sys.stderr)
-    now = workspace.now(args, repo.settings.defaults.timezone)
     came_back = read_what_came_back(args, repo, log, report, now)  # bounces, replies, SMS status
     log = came_back.log
-    today_plan = plan(repo, log, now, only=args.only)
+    today_plan = forecast(repo, log, now, 1, args.only, pool)[0]  # what `nudge plan` shows
     jobs = _compose(loaded, root, today_plan, log)
     if args.dry_run:
         print(_dry_run(today_plan, jobs))

@@ -23,12 +23,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def check(root: Path) -> tuple[Loaded, list[Problem]]:
     """Load the repository and run every check; problems sorted by file and line."""
     from runner import checks, repository
-    from runner.feedback.validate import came_back, unreachable_contacts
+    from runner.feedback.validate import came_back, summary_problems, unreachable_contacts
 
     loaded = repository.load(root)
     found = list(loaded.problems)
     found.extend(checks.templates(loaded, root))
     found.extend(unreachable_contacts(loaded, came_back(root)))
+    found.extend(summary_problems(root))
     return loaded, sorted(set(found))
 
 

@@ -7,10 +7,10 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from runner.errors import Problem
+from runner.errors import NudgeError, Problem
 from runner.feedback import rules
 from runner.repository import Loaded
-from runner.sendlog import Entry, LogIndex, index, log_files
+from runner.sendlog import FEEDBACK_STATUSES, Entry, LogIndex, index, log_files, month_of
 
 # What came back, as the log writer spells it (json.dumps, sort_keys): only these lines are
 # parsed, so validate does not pay for reading a year of log (seconds at 300k lines).
@@ -18,9 +18,20 @@ CAME_BACK = re.compile(r'"status": "(bounced|undelivered|delivered|reply|autorep
 
 
 def came_back(root: Path) -> LogIndex:
-    """The log index of what came back alone (enough for rules.unreachable)."""
-    entries = []
-    for path in log_files(root):
+    """The log index of what came back alone (enough for rules.unreachable): from the log's
+    summary and the months after it when it matches the files, else from every month."""
+    from runner import logsummary
+
+    entries: list[Entry] = []
+    paths = log_files(root)
+    try:
+        summary = logsummary.load(root)
+    except NudgeError:
+        summary = None
+    if summary is not None and not logsummary.stale(root, summary):
+        entries = [e for e in summary.entries if e.status in FEEDBACK_STATUSES]
+        paths = [p for p in paths if month_of(p) > summary.through]
+    for path in paths:
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             if CAME_BACK.search(line):
                 try:
@@ -51,3 +62,24 @@ def unreachable_contacts(loaded: Loaded, log: LogIndex) -> Iterator[Problem]:
                     "replaced, or a message from it arrives",
                     severity="warning",
                 )
+
+
+def summary_problems(root: Path) -> Iterator[Problem]:
+    """A warning when the log's summary cannot be used: the daily commands then read every
+    month of the log (slower, never wrong) until `nudge log summary` makes it again."""
+    from runner import logsummary
+
+    try:
+        summary = logsummary.load(root)
+        why = logsummary.stale(root, summary) if summary is not None else ""
+    except NudgeError as exc:
+        why = str(exc).removeprefix(f"{logsummary.PATH}: ")
+    if why:
+        yield Problem(
+            logsummary.PATH,
+            1,
+            1,
+            f"{why}: the daily commands read the whole log until `nudge log summary` makes it "
+            "again",
+            severity="warning",
+        )
