@@ -46,7 +46,7 @@ WORKERS = {
     **profiles.WORKERS,
 }
 README = ROOT / "README.md"
-TABLE = re.compile(r"(<!-- bench figures -->\n).*?(\n<!-- /bench figures -->)", re.S)
+TABLE = re.compile(r"(<!-- bench figures -->\n)(?:.*?\n)?(<!-- /bench figures -->)", re.S)
 
 
 def arguments() -> argparse.Namespace:
@@ -188,7 +188,7 @@ def main() -> int:
         text = README.read_text(encoding="utf-8")
         if not TABLE.search(text):
             raise SystemExit("README.md has no <!-- bench figures --> block to write into")
-        README.write_text(TABLE.sub(lambda m: m.group(1) + table + m.group(2), text))
+        README.write_text(TABLE.sub(lambda m: m.group(1) + table + "\n" + m.group(2), text))
         print("README.md: the Performance table is the one above")
     return 0
 

@@ -1,7 +1,8 @@
 """Section 4: the pull-request check at scale. The steps of .github/workflows/check.yml (not the
 install), run in order as Actions runs them, on a git copy of the 100k-invoice repository with a
-pull request that changes a policy, with an empty snapshot cache as on a fresh runner. Target:
-the whole check at most 3x the floor (a bare libyaml load of one tree)."""
+pull request that changes a policy (and passes the policy tests, as a mergeable one does), with
+an empty snapshot cache as on a fresh runner. Target: the whole check at most 3x the floor (a
+bare libyaml load of one tree)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import yaml
 from common import NUDGE, OUT, ROOT, Report, Series, fmt_s, fmt_x, ratio
 
 WORKFLOW = ROOT / ".github" / "workflows" / "check.yml"
-VERSION = 1  # of the git copy below
+VERSION = 2  # of the git copy below
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -32,8 +33,9 @@ def git(cwd: Path, *args: str) -> str:
 
 def ensure_copy(source: Path, today: date, timeout: float) -> tuple[Path, str]:
     """bench/out/pr-<name>: a git repository of `source` (its log summary made as the daily job
-    would) on main, and a pull request on branch `change` that moves the gentle policy's tier-1
-    a day later; (the folder, the base commit). Kept while `source` and this code are the same."""
+    would) on main, and a pull request on branch `change` that puts finance in copy of the
+    gentle policy's first reminder; (the folder, the base commit). Kept while `source` and this
+    code are the same."""
     target = OUT / f"pr-{source.name}"
     marker = target / ".bench-pr.json"
     wanted = {
@@ -57,14 +59,13 @@ def ensure_copy(source: Path, today: date, timeout: float) -> tuple[Path, str]:
     git(target, "checkout", "-qb", "change")
     policy = target / "policies" / "gentle.yaml"
     text = policy.read_text(encoding="utf-8")
-    policy.write_text(re.sub(r"id: tier-1, at: (\d+)", _later, text, count=1), encoding="utf-8")
-    git(target, *who, "commit", "-qam", "gentle: the first reminder a day later")
+    changed = re.sub(r"(id: tier-1, at: \d+, send: \[email\])", r"\1, cc: [finance]", text, count=1)
+    if changed == text:
+        raise SystemExit("bench/prcheck.py: the gentle policy has no tier-1 step to change")
+    policy.write_text(changed, encoding="utf-8")
+    git(target, *who, "commit", "-qam", "gentle: finance in copy of the first reminder")
     marker.write_text(json.dumps(wanted))
     return target, base
-
-
-def _later(match: re.Match[str]) -> str:
-    return f"id: tier-1, at: {int(match.group(1)) + 1}"
 
 
 def run_check(repo: Path, base: str, today: date, timeout: float) -> dict[str, Any] | None:
