@@ -46,6 +46,13 @@ def copy_sample(target: Path) -> Path:
 # before any test module loads a repository.
 os.environ["NUDGE_CACHE_DIR"] = tempfile.mkdtemp(prefix="nudge-test-cache-")
 os.environ.pop("NUDGE_TODAY", None)  # a date in the developer's shell must not leak in
+# Nor CI's own environment: tests that mean CI say so (CI=true in the env they pass), and a
+# commit's author is the test repository's configured person, not a runner's identity.
+for _name in list(os.environ):
+    if _name in ("CI", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE") or _name.startswith(
+        ("GITHUB_", "GIT_AUTHOR_", "GIT_COMMITTER_", "RUNNER_")
+    ):
+        os.environ.pop(_name)
 
 
 @pytest.fixture
