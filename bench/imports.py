@@ -2,7 +2,7 @@
 
     python bench/imports.py [--size 100000] [--changed 0.01]
 
-The repository is bench.py's generated company of SIZE invoices (bench/out/, reused), copied
+The repository is generate.py's company of SIZE invoices (bench/out/, reused), copied
 to a temporary folder. The export lists every invoice in the `generic` preset's columns, with
 the due date of one row in a hundred moved a week. Measured in fresh processes, with no load
 snapshot: the bare libyaml load of the data files (bench.py's floor), the import, and the same
@@ -26,7 +26,8 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-import bench as company  # noqa: E402  (bench/bench.py: the generator and the floor)
+import common  # noqa: E402
+import generate  # noqa: E402
 
 
 def export(root: Path, out: Path, every: int) -> set[str]:
@@ -72,17 +73,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--changed", type=float, default=0.01, help="share of rows changed")
-    parser.add_argument("--today", default=company.DEFAULT_TODAY)
+    parser.add_argument("--today", default=common.DEFAULT_TODAY)
     args = parser.parse_args()
     today = date.fromisoformat(args.today)
-    generated, _ = company.ensure_repo(args.size, today, regenerate=False)
+    generated, _ = generate.ensure_repo(args.size, today, regenerate=False)
     env = {**os.environ, "NUDGE_CACHE_DIR": "off", "NUDGE_TODAY": args.today}
     with tempfile.TemporaryDirectory(prefix="nudge-bench-import-") as temp:
         root = Path(temp) / "repo"
         shutil.copytree(generated, root, ignore=shutil.ignore_patterns("log"))
         csv_path = Path(temp) / "export.csv"
         moved = export(root, csv_path, round(1 / args.changed))
-        measured = company.worker(["floor", "--root", str(root)], today, timeout=3600)
+        measured = common.worker("floor", {"root": str(root)}, today, timeout=3600)
         floor = float(measured["seconds"]) if measured else float("nan")
         before = stamps(root)
         command = [sys.executable, "-m", "runner", "--root", str(root), "import", "invoices"]

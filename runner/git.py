@@ -70,6 +70,41 @@ def uncommitted(root: Path, paths: tuple[str, ...]) -> list[str]:
 
 def export(root: Path, ref: str, target: Path) -> Path:
     """Write the files of revision `ref` into `target` (no .git): the repository as it was."""
+    _verify(root, ref)
+    prefix = out(root, "rev-parse", "--show-prefix")
+    tree = f"{ref}:{prefix}" if prefix else ref
+    archive = git(root, "archive", "--format=tar", tree).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+    return target
+
+
+def changed_files(root: Path, ref: str, paths: tuple[str, ...]) -> set[str] | None:
+    """The files under `paths` that differ between revision `ref` and the working tree, relative
+    to `root`: changed, added or deleted on either side, and files git does not track there
+    (untracked or ignored, which `ref` cannot hold). None when `root` is not the top of its git
+    repository."""
+    if out(root, "rev-parse", "--show-prefix"):
+        return None
+    _verify(root, ref)
+    tracked = git(root, "diff", "--name-only", "--no-renames", "-z", ref, "--", *paths).stdout
+    others = git(root, "ls-files", "--others", "-z", "--", *paths).stdout
+    names = (tracked + others).decode("utf-8", "surrogateescape").split("\0")
+    return {name for name in names if name}
+
+
+def export_files(root: Path, ref: str, paths: list[str], target: Path) -> None:
+    """Write the files of `paths` that revision `ref` holds into `target` (the others it lacks)."""
+    held = git(root, "ls-tree", "-r", "--name-only", "-z", ref, "--", *paths).stdout
+    present = [name for name in held.decode("utf-8", "surrogateescape").split("\0") if name]
+    if not present:
+        return
+    archive = git(root, "archive", "--format=tar", ref, "--", *present).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+
+
+def _verify(root: Path, ref: str) -> None:
     if not is_repo(root):
         raise GitError(f"{root} is not a git repository: --against needs git history")
     if not has_commit(root, ref):
@@ -77,12 +112,6 @@ def export(root: Path, ref: str, target: Path) -> Path:
             f"'{ref}' is not a revision in this repository (try origin/main or a "
             "commit id; in CI, fetch it first)"
         )
-    prefix = out(root, "rev-parse", "--show-prefix")
-    tree = f"{ref}:{prefix}" if prefix else ref
-    archive = git(root, "archive", "--format=tar", tree).stdout
-    with tarfile.open(fileobj=BytesIO(archive)) as tar:
-        tar.extractall(target, filter="data")
-    return target
 
 
 def temporary_export(root: Path, ref: str) -> tempfile.TemporaryDirectory[str]:

@@ -23,6 +23,7 @@ COMMANDS = {
     "show": "render a logged message again, exactly as it was sent",
     "note": "record a contact made by hand (the schedule counts it as sent)",
     "resolve": "decide on a message whose outcome is unknown: --sent or --not-sent",
+    "log": "summary: keep the send log's closed months short for the daily commands (--check)",
     "report": "aging, DSO, days late, CEI, holds, promises, tasks, and which steps work",
     "import": "bring in invoices from an accounting export, payments from a bank statement",
     "pay": "record a payment on an invoice",

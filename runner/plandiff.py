@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
-from runner import git, simulate, workspace
+from runner import git, repository, workspace
+from runner.loaded import Loaded
+from runner.model import Invoice, Repository
 from runner.output import counted
 from runner.schedule import Delivery, Plan
-from runner.sendlog import LogIndex
 
 COMPARED = ("invoices", "to", "cc", "template", "locale", "total_due", "currency")
 
@@ -35,22 +38,77 @@ def _show(value: object) -> str:
     return ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
-def plans_at(
-    root: Path, ref: str, log: LogIndex, start: datetime, days: int, only: list[str] | None
-) -> list[Plan]:
-    with git.temporary_export(root, ref) as folder:
-        try:
-            loaded = workspace.load_valid(Path(folder), templates=False)
-        except workspace.ConfigInvalid as exc:
-            raise workspace.NudgeError(
-                f"{ref} itself is not valid, so there is nothing to compare with: {exc}"
-            ) from None
-        return simulate.forecast(loaded.repo, log, start, days, only)
+MOST_CHANGED = 2000  # files; a revision further apart is read whole
 
 
-def compare(base: list[Plan], head: list[Plan]) -> list[Change]:
-    before = {d.id: d for p in base for d in p.deliveries}
-    after = {d.id: d for p in head for d in p.deliveries}
+@contextmanager
+def revision(root: Path, ref: str, head: Loaded | None = None) -> Iterator[Repository]:
+    """The repository as git revision `ref` holds it (valid, or NudgeError saying so). With
+    `head`, this working tree's (valid) load, only the files that differ are read (the pull-request
+    check compares two trees that differ in a few files); else, or when the settings differ,
+    the whole revision."""
+    valid = head is not None and not head.errors
+    changed = git.changed_files(root, ref, repository.DATA_PATHS) if valid else None
+    if head is None or changed is None or "settings.yaml" in changed or len(changed) > MOST_CHANGED:
+        with git.temporary_export(root, ref) as folder:
+            try:
+                loaded = workspace.load_valid(Path(folder))
+            except workspace.ConfigInvalid as exc:
+                raise workspace.NudgeError(
+                    f"{ref} itself is not valid, so there is nothing to compare with: {exc}"
+                ) from None
+            yield loaded.repo
+        return
+    with tempfile.TemporaryDirectory(prefix="nudge-rev-") as folder:
+        git.export_files(root, ref, sorted(changed), Path(folder))
+        loaded = repository.load_revision(root, head, Path(folder), changed)
+    errors = sorted({p for p in loaded.problems if p.severity == "error"})
+    if errors:
+        shown = "\n".join(f"  {p}" for p in errors[:20])
+        raise workspace.NudgeError(
+            f"{ref} itself is not valid, so there is nothing to compare with: "
+            f"{len(errors)} error(s):\n{shown}"
+        )
+    yield loaded.repo
+
+
+def affected(head: Repository, base: Repository) -> set[str] | None:
+    """The customers whose plan can differ between the two repositories (None: all of them):
+    their own file, one of their invoices or a policy they use differs. A plan is made customer
+    by customer from those, the settings and the template names (and the same log), so every
+    other customer's plan is the same in both."""
+    if head.settings != base.settings or head.templates != base.templates:
+        return None
+    policies = {
+        p for p in {*head.policies, *base.policies} if head.policies.get(p) != base.policies.get(p)
+    }
+    found = set()
+    for customer in {*head.customers, *base.customers}:
+        mine, theirs = head.customers.get(customer), base.customers.get(customer)
+        invoices, before = head.invoices_of(customer), base.invoices_of(customer)
+        used = {c.policy for c in (mine, theirs) if c is not None}
+        used |= {i.policy for i in (*invoices, *before) if i.policy}
+        if mine != theirs or used & policies or not _same(invoices, before):
+            found.add(customer)
+    orphans = {i.customer for i in head.invoices.values() if i.customer not in head.customers}
+    orphans |= {i.customer for i in base.invoices.values() if i.customer not in base.customers}
+    return found | orphans
+
+
+def _same(these: tuple[Invoice, ...], those: tuple[Invoice, ...]) -> bool:
+    return len(these) == len(those) and all(
+        a is b or a == b for a, b in zip(these, those, strict=True)
+    )
+
+
+def compare(base: list[Plan], head: list[Plan], customers: set[str] | None = None) -> list[Change]:
+    """What `head` adds to, removes from or changes in `base` (of `customers` only, if given)."""
+
+    def wanted(d: Delivery) -> bool:
+        return customers is None or d.customer in customers
+
+    before = {d.id: d for p in base for d in p.deliveries if wanted(d)}
+    after = {d.id: d for p in head for d in p.deliveries if wanted(d)}
     changes = [Change("added", after[k]) for k in after if k not in before]
     changes += [Change("removed", before[k]) for k in before if k not in after]
     changes += [

@@ -141,11 +141,13 @@ class Publisher:
 def claimed_elsewhere(root: Path, mine: set[str], run_id: str) -> dict[str, str]:
     """Keys of ours that other runs' entries decide (a live claim, a hand-over, an outcome, a
     superseded or missed record): key -> that run. Their cancelled claims, and claims of runs
-    that are over without handing them over, leave a key to us."""
-    from runner import claims
-    from runner.sendlog import index, read
+    that are over without handing them over, leave a key to us. Our keys are of open invoices:
+    the log's summary keeps theirs, so it and the months after it are enough."""
+    from runner import claims, logsummary
+    from runner.sendlog import index
 
-    others = index((e for e in read(root).entries if e.get("run") != run_id), claims.live_now())
+    theirs = (e for e in logsummary.entries(root) if e.get("run") != run_id)
+    others = index(theirs, claims.live_now())
     return {
         key: str(state.entry.get("run", "another run"))
         for key in mine

@@ -176,7 +176,6 @@ def _load(root: Path, listing: dict[str, list[str]], templates: frozenset[str]) 
                 built.append((source, invoice))
         return built, part.problems, part.rejected
 
-    invoices: dict[str, Invoice] = {}
     found: list[tuple[Source, Invoice]] = []
     # Half the invoice files are read by a second process when there are many (parallel.py).
     for built, problems, rejected in parallel.halves(listing["invoices"], read_invoices):
@@ -184,19 +183,174 @@ def _load(root: Path, listing: dict[str, list[str]], templates: frozenset[str]) 
         reader.problems += problems
         for kind, names in rejected.items():
             reader.rejected.setdefault(kind, set()).update(names)
+    invoices = _first_of_each_id(found, reader.problems, reader.sources)
+    repo = Repository(settings, customers, invoices, policies, templates)
+    return Loaded(repo, reader.problems, reader.sources, reader.rejected)
+
+
+# -- another revision, from this one ---------------------------------------------------------------
+
+DATA_PATHS = ("settings.yaml", *DATA_FOLDERS, "templates")
+
+
+def load_revision(root: Path, head: Loaded, base: Path, changed: set[str]) -> Loaded:
+    """The repository as another git revision holds it, from `head` (this working tree's load)
+    and only the files that differ between the two: `changed`, paths relative to the root, of
+    which the revision's versions are under `base` (a path missing there is one it lacks). Every
+    other file is the same in both, so what it gave is taken from `head` without reading it
+    again, except an invoice whose customer's currency changed (it is read again from `root`).
+    settings.yaml must be the same in both, and `head` valid (the caller reads the whole revision
+    otherwise)."""
+    settings = head.repo.settings
+    by_path: dict[str, list[tuple[str, str]]] = {}
+    for (kind, name), source in head.sources.items():
+        if kind != "settings":
+            by_path.setdefault(source.doc.path, []).append((kind, name))
+    reader = _Reader(base, {})
+    for folder in ("policies", "customers"):
+        reader.listing[folder] = [
+            os.path.join(base, rel)
+            for rel in sorted(changed, key=_by_components)
+            if _is_data(rel, folder) and (base / rel).is_file()
+        ]
+    merged = _Merge(head, changed, reader)
+    policies = merged.entities(
+        "policy",
+        head.repo.policies,
+        reader.many("policies", "policy", lambda s, d: reader.policy(s, d, settings)),
+    )
+    customers = merged.entities(
+        "customer",
+        head.repo.customers,
+        reader.many("customers", "customer", lambda s, d: reader.customer(s, d, settings)),
+    )
+    moved = {
+        c
+        for c in {*customers, *head.repo.customers}
+        if _currency(customers.get(c)) != _currency(head.repo.customers.get(c))
+    }
+    again = [
+        path
+        for path, names in by_path.items()
+        if path not in changed
+        and any(k == "invoice" and head.repo.invoices[n].customer in moved for k, n in names)
+    ]
+    new_files = [r for r in sorted(changed) if _is_data(r, "invoices") and (base / r).is_file()]
+    fresh = _invoices_of(base, new_files, settings, customers, reader)
+    fresh += _invoices_of(root, sorted(again), settings, customers, reader)
+    invoices = merged.invoices(fresh, {*changed, *again})
+    base_templates = {
+        rel.removeprefix("templates/")
+        for rel in changed
+        if rel.startswith("templates/") and rel.endswith(".j2")
+    }
+    templates = frozenset(
+        {t for t in head.repo.templates if f"templates/{t}" not in changed}
+        | {t for t in base_templates if (base / "templates" / t).is_file()}
+    )
+    repo = Repository(settings, customers, invoices, policies, templates)
+    loaded = Loaded(repo, reader.problems + merged.problems, merged.sources, reader.rejected)
+    loaded.sources[("settings", "settings")] = head.sources[("settings", "settings")]
+    from runner.checks import cross_references  # it imports this module
+
+    loaded.problems.extend(cross_references(loaded))
+    return loaded
+
+
+def _invoices_of(
+    root: Path,
+    paths: list[str],
+    settings: Settings,
+    customers: dict[str, Customer],
+    into: _Reader,
+) -> list[tuple[Source, Invoice]]:
+    """The invoices of some files under `root` (relative paths); problems go `into` a reader."""
+    part = _Reader(root, {})
+    found = []
+    for source, data in part.documents([os.path.join(root, p) for p in paths], "invoice"):
+        invoice = part.guarded(lambda s=source, d=data: part.invoice(s, d, settings, customers))
+        if invoice is not None:
+            found.append((source, invoice))
+    into.problems += part.problems
+    for kind, names in part.rejected.items():
+        into.rejected.setdefault(kind, set()).update(names)
+    return found
+
+
+def _is_data(rel: str, folder: str) -> bool:
+    if not rel.startswith(f"{folder}/") or not rel.endswith((".yaml", ".yml")):
+        return False
+    return folder != "policies" or rel.count("/") == 1  # policies/tests/ holds test cases
+
+
+def _currency(customer: Customer | None) -> tuple[bool, str | None]:
+    return (customer is not None, customer.currency if customer else None)
+
+
+class _Merge:
+    """What `head` read from the unchanged files, with what the revision's changed files give,
+    in the order of their paths, as a load of the revision would find them."""
+
+    def __init__(self, head: Loaded, changed: set[str], reader: _Reader) -> None:
+        self.head = head
+        self.changed = changed
+        self.reader = reader
+        self.sources: dict[tuple[str, str], Source] = {}
+        self.problems: list[Problem] = []
+
+    def entities(self, kind: str, kept: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+        found: list[tuple[str, Any, Source]] = [
+            (self.head.sources[(kind, name)].doc.path, entity, self.head.sources[(kind, name)])
+            for name, entity in kept.items()
+            if self.head.sources[(kind, name)].doc.path not in self.changed
+        ]
+        read = self.reader.sources
+        found += [(read[(kind, n)].doc.path, e, read[(kind, n)]) for n, e in new.items()]
+        out: dict[str, Any] = {}
+        for _, entity, source in sorted(found, key=lambda x: _by_components(x[0])):
+            if entity.id in out:
+                self.problems.append(
+                    source.problem(
+                        ("id",),
+                        f"duplicate {kind} id '{entity.id}': already used in {out[entity.id].path}",
+                    )
+                )
+                continue
+            out[entity.id] = entity
+            self.sources[(kind, entity.id)] = source
+        return out
+
+    def invoices(self, fresh: list[tuple[Source, Invoice]], read: set[str]) -> dict[str, Invoice]:
+        found = [
+            (source, self.head.repo.invoices[name])
+            for (kind, name), source in self.head.sources.items()
+            if kind == "invoice" and source.doc.path not in read
+        ]
+        found += fresh
+        found.sort(key=lambda pair: _by_components(pair[0].doc.path))
+        return _first_of_each_id(found, self.problems, self.sources)
+
+
+def _first_of_each_id(
+    found: list[tuple[Source, Invoice]],
+    problems: list[Problem],
+    sources: dict[tuple[str, str], Source],
+) -> dict[str, Invoice]:
+    """The invoices by id, the first file found for each: a later one with the same id is a
+    problem (added to `problems`); the source of each kept goes into `sources`."""
+    invoices: dict[str, Invoice] = {}
     for source, invoice in found:
         if invoice.id in invoices:
             first = invoices[invoice.id].path
-            reader.problems.append(
+            problems.append(
                 source.problem(
                     ("id",), f"duplicate invoice id '{invoice.id}': already used in {first}"
                 )
             )
             continue
         invoices[invoice.id] = invoice
-        reader.sources[("invoice", invoice.id)] = source
-    repo = Repository(settings, customers, invoices, policies, templates)
-    return Loaded(repo, reader.problems, reader.sources, reader.rejected)
+        sources[("invoice", invoice.id)] = source
+    return invoices
 
 
 class _Reader:

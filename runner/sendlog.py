@@ -118,24 +118,27 @@ class LogIndex:
     claims: list[Entry] = field(default_factory=list)  # claims of runs that are still going
     feedback: list[Entry] = field(default_factory=list)  # what came back (runner.feedback)
     _notes_index: dict[str, list[Entry]] | None = field(default=None, repr=False)
-    _by_invoice: dict[str, list[tuple[Key, KeyState]]] | None = field(default=None, repr=False)
+    _by_invoice: dict[str, list[str]] | None = field(default=None, repr=False)
     _feedback_view: Any = field(default=None, repr=False)  # runner.feedback.rules.view()
 
     def state(self, key: str) -> KeyState | None:
         return self.keys.get(key)
 
     def of_invoice(self, invoice: str) -> list[tuple[Key, KeyState]]:
-        """Every key of an invoice (all installments) with its state (indexed on first use)."""
+        """Every key of an invoice (all installments) with its state (grouped on first use, each
+        invoice's keys parsed when it is asked for)."""
         if self._by_invoice is None:
-            grouped: dict[str, list[tuple[Key, KeyState]]] = {}
-            for text, state in self.keys.items():
-                try:
-                    key = Key.parse(text)
-                except ValueError:
-                    continue  # a hand-edited line with a malformed key names no invoice
-                grouped.setdefault(key.invoice, []).append((key, state))
+            grouped: dict[str, list[str]] = {}
+            for text in self.keys:
+                grouped.setdefault(invoice_of(text), []).append(text)
             self._by_invoice = grouped
-        return self._by_invoice.get(invoice, [])
+        found = []
+        for text in self._by_invoice.get(invoice, ()):
+            try:
+                found.append((Key.parse(text), self.keys[text]))
+            except ValueError:
+                continue  # a hand-edited line with a malformed key names no invoice
+        return found
 
     def first_contact(self, invoice: str, installment: int | None) -> tuple[Key, KeyState] | None:
         """The first message the customer received about an invoice (or one installment):
@@ -172,11 +175,37 @@ class LogIndex:
         return self._notes_index.get(invoice, [])
 
     def extended(self, extra: list[Entry]) -> LogIndex:
-        """This log with more entries (what a forecast assumes was sent)."""
-        kept = [state.entry for state in self.keys.values()] + self.notes + self.unknown
-        kept += self.feedback
-        merged = index([*kept, *extra])
-        merged.opted_out |= self.opted_out
+        """This log with more entries (what a forecast assumes was sent: deliveries of their own,
+        for keys with no state here). The extra entries are folded on their own and laid over
+        this index, so a forecast of N days does not fold the whole log N times."""
+        more = index(extra)
+        keys = dict(self.keys)
+        for text, state in more.keys.items():
+            current = keys.get(text)
+            if current is None or RANK[state.status] >= RANK[current.status]:
+                keys[text] = state
+        merged = LogIndex(
+            keys=keys,
+            notes=self.notes + more.notes if more.notes else self.notes,
+            opted_out=self.opted_out | more.opted_out,
+            unknown=sorted(self.unknown + more.unknown, key=time_order)
+            if more.unknown
+            else self.unknown,
+            feedback=sorted(self.feedback + more.feedback, key=time_order)
+            if more.feedback
+            else self.feedback,
+        )
+        if not more.notes:
+            merged._notes_index = self._notes_index
+        if not more.feedback:
+            merged._feedback_view = self._feedback_view
+        if self._by_invoice is not None:
+            grouped = dict(self._by_invoice)
+            for text in more.keys:
+                if text not in self.keys:
+                    invoice = invoice_of(text)
+                    grouped[invoice] = [*grouped.get(invoice, ()), text]
+            merged._by_invoice = grouped
         return merged
 
 
@@ -194,12 +223,24 @@ _STAGE = {
     "resolved": 3,
     "reconciled": 3,
 }
+
+
+def invoice_of(key: str) -> str:
+    """The invoice a key is about (`INV-1#2/step/2026-11-23/email` -> `INV-1`)."""
+    return key.rsplit("/", 3)[0].partition("#")[0]
+
+
+# What the entries of one delivery (from its claim to its outcome) say; superseded and missed
+# are deliveries of their own.
+DELIVERY_STATUSES = frozenset(_STAGE)
+# What stands for a delivery only until its outcome is logged (the outcome then stands alone).
+CLAIM_STATUSES = frozenset({"pending", "handover"})
 FEEDBACK_STATUSES = frozenset(
     {"bounced", "delayed", "autoreply", "reply", "delivered", "undelivered"}
 )
 
 
-def _time_order(entry: Entry) -> tuple[str, str]:
+def time_order(entry: Entry) -> tuple[str, str]:
     raw = entry.raw
     return str(raw.get("at", "")), str(raw.get("id", ""))
 
@@ -214,7 +255,7 @@ def index(entries: Iterable[Entry], claim_live: ClaimTest | None = None) -> LogI
 
     `claim_live` tells a claim of a run still going from one whose run is over (runner.claims);
     without it every claim counts as live, which never sends anything twice."""
-    ordered = sorted(entries, key=_time_order)
+    ordered = sorted(entries, key=time_order)
     latest: dict[str, Entry] = {}  # delivery -> the entry that stands for it
     result = LogIndex()
     for entry in ordered:
@@ -286,16 +327,23 @@ def log_files(root: Path) -> list[Path]:
     return sorted(base.glob("*/*.jsonl")) if base.is_dir() else []
 
 
-def read(root: Path, wanted: re.Pattern[str] | None = None) -> ReadReport:
-    """Every entry of the log (only the lines `wanted` matches, when given: a cheap filter on
-    the text before it is parsed), with the lines that could not be read."""
+def month_of(path: Path) -> str:
+    """The month a log file holds, as `YYYY/MM` (its path under log/)."""
+    return f"{path.parent.name}/{path.stem}"
+
+
+def read(
+    root: Path, wanted: re.Pattern[str] | None = None, files: Iterable[Path] | None = None
+) -> ReadReport:
+    """Every entry of the log's files (or of `files`), deduplicated by id, in file order (only
+    the lines `wanted` matches, when given: a cheap filter on the text before it is parsed),
+    with the lines that could not be read."""
     from runner import paths
 
     seen: set[str] = set()
     entries: list[Entry] = []
     damaged: list[tuple[str, int, str]] = []
-    loads = json.JSONDecoder().decode  # json.loads without its per-call argument handling
-    for path in log_files(root):
+    for path in log_files(root) if files is None else files:
         rel = path.relative_to(root).as_posix()
         if not paths.is_inside(root, path):
             damaged.append((rel, 1, f"{paths.OUTSIDE}: not read"))
@@ -305,20 +353,7 @@ def read(root: Path, wanted: re.Pattern[str] | None = None) -> ReadReport:
         except OSError as exc:
             damaged.append((rel, 1, f"cannot read it ({exc.strerror or exc}): skipped"))
             continue
-        for number, line in enumerate(text.split("\n"), start=1):
-            if not line or line.isspace() or (wanted is not None and not wanted.search(line)):
-                continue
-            try:
-                raw = loads(line)
-            except json.JSONDecodeError as exc:
-                damaged.append((rel, number, f"not a complete JSON line ({exc.msg}): skipped"))
-                continue
-            except RecursionError:
-                damaged.append((rel, number, "nested too deeply: skipped"))
-                continue
-            if type(raw) is not dict:
-                damaged.append((rel, number, "not a JSON object: skipped"))
-                continue
+        for number, raw in decoded(text, rel, damaged, wanted):
             wrong = _misshapen(raw)
             if wrong is not None:
                 damaged.append((rel, number, f"{wrong}: skipped"))
@@ -349,6 +384,52 @@ def _misshapen(raw: dict[str, Any]) -> str | None:
         ):
             return f"'{name}' is not a list of text"
     return None
+
+
+_loads = json.JSONDecoder().decode  # json.loads without its per-call argument handling
+_SIDE_BY_SIDE = re.compile(r"\}\s*,\s*\{")
+
+
+def decoded(
+    text: str,
+    rel: str,
+    damaged: list[tuple[str, int, str]],
+    wanted: re.Pattern[str] | None = None,
+) -> list[tuple[int, dict[str, Any]]]:
+    """The objects of a log file's lines (those `wanted` matches, when given), each with its line
+    number; damaged lines are reported (file, line, why), skipped.
+
+    A file is decoded as one JSON array when it can be: one call instead of one per line, and
+    the decoder then shares the strings of the field names between all lines (a third of what
+    a year of log holds in memory). That is exact only when every line is one object: as many
+    objects as lines, and no two objects side by side on a line (`}, {`), else line by line."""
+    numbered = [
+        (number, line)
+        for number, line in enumerate(text.split("\n"), start=1)
+        if line and not line.isspace() and (wanted is None or wanted.search(line))
+    ]
+    if not _SIDE_BY_SIDE.search(text):
+        try:
+            values = _loads("[" + ",".join(line for _, line in numbered) + "]")
+        except (json.JSONDecodeError, RecursionError):
+            values = None
+        if len(values or ()) == len(numbered) and all(type(raw) is dict for raw in values):
+            return [(number, raw) for (number, _), raw in zip(numbered, values, strict=True)]
+    found = []
+    for number, line in numbered:
+        try:
+            raw = _loads(line)
+        except json.JSONDecodeError as exc:
+            damaged.append((rel, number, f"not a complete JSON line ({exc.msg}): skipped"))
+            continue
+        except RecursionError:
+            damaged.append((rel, number, "nested too deeply: skipped"))
+            continue
+        if type(raw) is not dict:
+            damaged.append((rel, number, "not a JSON object: skipped"))
+            continue
+        found.append((number, raw))
+    return found
 
 
 def path_for(root: Path, day: date) -> Path:

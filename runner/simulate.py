@@ -42,14 +42,22 @@ def replay(
     moments: Iterable[datetime],
     log: sendlog.LogIndex | None = None,
     only: list[str] | None = None,
+    pool: Repository | None = None,
 ) -> Replay:
-    """Plan at each moment in turn, each assuming what the ones before planned was sent."""
+    """Plan at each moment in turn, each assuming what the ones before planned was sent.
+    `pool`: `open_on(repo, first day)` when the caller has it already."""
     result = Replay()
     base = log if log is not None else sendlog.index([])
     index = base
+    last: date | None = None
     for moment in moments:
         day = schedule.local_today(moment, repo.settings.defaults.timezone)
-        plan = schedule.plan(_open_on(repo, day), index, moment, only=only)
+        if last is not None and day >= last:
+            pool = open_on(pool or repo, day)  # a settled invoice stays settled: narrow it
+        elif last is not None or pool is None:
+            pool = open_on(repo, day)
+        last = day
+        plan = schedule.plan(deciding(repo, pool, index, day), index, moment, only=only)
         result.plans.append(plan)
         stamp = moment.isoformat()
         new = [
@@ -89,25 +97,48 @@ def forecast(
     start: datetime,
     days: int,
     only: list[str] | None = None,
+    pool: Repository | None = None,
 ) -> list[schedule.Plan]:
     """Plans for `days` days from `start`, each assuming the ones before it were sent (and no
-    new payments): what `plan --days` shows, and `plan --against` compares."""
-    return replay(repo, [start + timedelta(days=n) for n in range(days)], log, only).plans
+    new payments): what `plan --days` shows, and `plan --against` compares (`pool`:
+    open_on(repo, the first day), when the caller has it)."""
+    moments = [start + timedelta(days=n) for n in range(days)]
+    return replay(repo, moments, log, only, pool).plans
 
 
-def _open_on(repo: Repository, day: date) -> Repository:
-    """Only the invoices that can matter on `day`: the others (not issued yet, void, written off,
-    settled by the ledger's own rule) get no reminders and are in no statement, so leaving them
-    out changes nothing but the time a long replay takes."""
-    wanted = {i.id: i for i in repo.invoices.values() if _may_matter(repo, i, day)}
+def open_on(repo: Repository, day: date) -> Repository:
+    """Only the invoices that may get a reminder, or be in a statement, on `day` or after: the
+    others (void, written off, settled by the ledger's own rule) get no reminders and are in no
+    statement, so leaving them out changes nothing but the time a plan takes. A settled invoice
+    stays settled, so a replay narrows the same pool day by day; one not issued yet stays."""
+    wanted = {i.id: i for i in repo.invoices.values() if may_matter(repo, i, day)}
     return replace(repo, invoices=wanted) if len(wanted) != len(repo.invoices) else repo
 
 
-def _may_matter(repo: Repository, invoice: Invoice, day: date) -> bool:
-    # `day` is the company's date; a customer's own can be a day either side (time zones), so
-    # only what is certain on both sides is left out (a settled invoice stays settled).
-    if invoice.issued > day + ONE_DAY or invoice.void or invoice.written_off:
+def deciding(repo: Repository, pool: Repository, log: sendlog.LogIndex, day: date) -> Repository:
+    """What the schedule decides on `day`: the pool's invoices issued by then, and every invoice
+    named by what came back that may still open a task (a reply about a settled invoice still
+    opens one for its owner; it is filed under the first of them)."""
+    from runner.feedback.tasks import owes_task
+
+    wanted = {i.id: i for i in pool.invoices.values() if i.issued <= day + ONE_DAY}
+    for entry in log.feedback:
+        if owes_task(entry, log):
+            for name in entry.get("invoices", ()):
+                invoice = repo.invoices.get(name)
+                if invoice is not None and name not in wanted:
+                    wanted[name] = invoice
+    return replace(repo, invoices=wanted) if len(wanted) != len(repo.invoices) else repo
+
+
+def may_matter(repo: Repository, invoice: Invoice, day: date) -> bool:
+    """Whether the invoice can get a reminder, or be in a statement, on `day` or any day after.
+    `day` is the company's date; a customer's own can be a day either side (time zones), so
+    only what is certain on both sides is left out (a settled invoice stays settled)."""
+    if invoice.void or invoice.written_off:
         return False
+    if invoice.issued > day + ONE_DAY:
+        return True  # not issued yet: it will be
     return not ledger.settled(invoice, repo.policy_for(invoice), repo.settings, day - ONE_DAY)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -56,11 +58,28 @@ def invoice(repo: Repository, invoice_id: str) -> Invoice:
     return found
 
 
-def read_log(root: Path) -> tuple[sendlog.LogIndex, sendlog.ReadReport]:
+def read_log(
+    root: Path, pools: Sequence[Repository] = (), day: date | None = None
+) -> tuple[sendlog.LogIndex, sendlog.ReadReport]:
+    """The send log, folded. Given the invoices a daily command decides on `day` (`pools`:
+    simulate.open_on of each repository), the log's summary and the months after it when they
+    are enough (runner/logsummary.py), else every month (said on stderr when the summary could
+    not be used)."""
     from runner import claims
     from runner.repository import no_gc
 
     with no_gc():
+        if pools and day is not None:
+            from runner import logsummary
+
+            read = logsummary.read(root, pools, day)
+            if read.why:
+                print(
+                    f"warning: {read.why}: the whole log was read; `nudge log summary` makes "
+                    "it again",
+                    file=sys.stderr,
+                )
+            return read.index, read.report
         report = sendlog.read(root)
         return claims.indexed(report.entries), report
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import STARTER, copy_sample, nudge
+from conftest import ROOT, STARTER, copy_sample, nudge
 
 LANGUAGES = sorted(p.stem for p in (STARTER / "templates" / "_locale").glob("*.j2"))
 COUNTRY = {"en": "IE", "da": "DK", "pl": "PL", "zh": "CN", "fa": "DE"}
@@ -114,3 +114,15 @@ def test_a_wrong_answer_is_one_sentence(
     done = nudge(*args)
     assert done.code == 1 and says in done.err and "Traceback" not in done.err
     assert not (tmp_path / "c").exists()
+
+
+def test_the_workflows_init_writes_are_the_ones_nudge_runs_itself() -> None:
+    """`nudge init` copies runner/starter/workflows; they are .github/workflows, kept equal."""
+    ours = ROOT / ".github" / "workflows"
+    shipped = STARTER / "workflows"
+    names = sorted(p.name for p in ours.glob("*.yml"))
+    assert names == sorted(p.name for p in shipped.glob("*.yml"))
+    for name in names:
+        assert (shipped / name).read_text() == (ours / name).read_text(), (
+            f"runner/starter/workflows/{name} differs from .github/workflows/{name}: copy it"
+        )

@@ -9,10 +9,14 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from conftest import ROOT, copy_sample, git
 
@@ -63,10 +67,39 @@ def test_remind_is_never_cancelled_and_check_never_uses_pull_request_target() ->
     assert "pull_request_target" not in triggers and "pull_request" in triggers
 
 
+def test_the_lock_pins_every_dependency_the_project_names_with_its_hashes() -> None:
+    """requirements.txt, which every workflow and .ci/run install with --require-hashes, pins
+    each runtime and test dependency of pyproject.toml (and the build backend) at a version its
+    range allows, with hashes: a dependency added without compiling the lock again fails here,
+    not in a workflow's install."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    named = [
+        *project["build-system"]["requires"],
+        *project["project"]["dependencies"],
+        *project["project"]["optional-dependencies"]["test"],
+    ]
+    text = (ROOT / "requirements.txt").read_text()
+    pins = {
+        canonicalize_name(name): (Version(version), hashes)
+        for name, version, hashes in re.findall(
+            r"^([A-Za-z0-9._-]+)==(\S+)((?:\s*\\\n\s+--hash=sha256:[0-9a-f]{64})+)", text, re.M
+        )
+    }
+    for line in named:
+        wanted = Requirement(line)
+        pinned = pins.get(canonicalize_name(wanted.name))
+        assert pinned is not None, f"requirements.txt does not pin {wanted.name}: run pip-compile"
+        version, hashes = pinned
+        assert wanted.specifier.contains(version), f"{wanted.name}=={version} is not {wanted}"
+        assert "--hash=sha256:" in hashes
+    unhashed = [line for line in text.splitlines() if "==" in line and not line.endswith("\\")]
+    assert unhashed == []
+
+
 # -- running the steps ------------------------------------------------------------------------
 
 
-CODE = ("runner", "pyproject.toml", "README.md", ".gitattributes", ".gitignore")
+CODE = ("runner", "pyproject.toml", "requirements.txt", "README.md", ".gitattributes", ".gitignore")
 TODAY = "2026-11-23"  # the workflows act on the real date; the tests pin it with NUDGE_TODAY
 
 
@@ -181,7 +214,13 @@ def test_remind_steps_send_commit_and_push(
         "inputs.dry_run": "false",
     }
     ran = run_steps("remind.yml", work, runner_env, context, summary)
-    assert ran == ["Install", "Sync with the remote branch", "Validate", "Send reminders"]
+    assert ran == [
+        "Install",
+        "Sync with the remote branch",
+        "Validate",
+        "Send reminders",
+        "Carry the log summary on",
+    ]
     assert "### Nudge: 2026-11-23 sent 11" in summary.read_text()
     assert git(bare, "log", "-1", "--format=%s", "main").startswith("nudge: 2026-11-23 sent 11")
     # the next scheduled run, on a checkout that is now behind: it syncs and sends nothing
@@ -210,7 +249,13 @@ def test_check_steps_show_what_a_policy_change_would_send(
     summary = tmp_path / "summary.md"
     context = {"github.event.pull_request.base.sha": base, "github.event.pull_request.number": "7"}
     ran = run_steps("check.yml", work, runner_env, context, summary)
-    assert ran == ["Install", "Validate", "Policy tests", "What this change would send"]
+    assert ran == [
+        "Install",
+        "Validate",
+        "Policy tests",
+        "Log summary",
+        "What this change would send",
+    ]
     text = summary.read_text()
     assert text.startswith(f"**Compared with {base}:")
     assert "| - | 2026-11-23 | huaxin-trading | tier-1 |" in text  # paused: removed
@@ -220,7 +265,10 @@ def test_check_steps_show_what_a_policy_change_would_send(
     assert (
         "- `wisla-logistyka/tier-1/2026-12-04/email`: cc:  -> p.wisniewski@wisla-logistyka.example"
     ) in text
-    assert (work / "plan" / "plan.json").is_file()
+    planned = json.loads((work / "plan" / "plan.json").read_text())
+    assert planned["days"] == 14 and planned["deliveries"]
+    diff = json.loads((work / "plan" / "plan-diff.json").read_text())
+    assert diff and "huaxin-trading" in json.dumps(diff)
 
 
 def test_check_fails_when_a_change_breaks_a_policy_test(
@@ -253,7 +301,7 @@ def test_report_steps_write_the_summary_and_the_page(
     _, work = github
     summary = tmp_path / "summary.md"
     ran = run_steps("report.yml", work, runner_env, {}, summary)
-    assert ran == ["Install", "Report"]
+    assert ran == ["Install", "Report", "Log summary matches the log"]
     assert summary.read_text().startswith("## Nudge report, ")
     assert (work / "report" / "report.html").read_text().startswith("<!doctype html>")
 

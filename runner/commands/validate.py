@@ -24,11 +24,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def check(root: Path) -> tuple[Loaded, list[Problem]]:
     """Load the repository and run every check; problems sorted by file and line."""
     from runner import checks, repository
-    from runner.feedback.validate import came_back, unreachable_contacts
+    from runner.feedback.validate import came_back, summary_problems, unreachable_contacts
 
     loaded = repository.load(root)
     found = checks.all_problems(loaded, root)  # warnings of what came back: validate only
     found += unreachable_contacts(loaded, came_back(root))
+    found += summary_problems(root)
     return loaded, sorted(set(found))
 
 

@@ -16,12 +16,13 @@ import argparse
 import os
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from runner import claims, sendlog, transports
+from runner import claims, logsummary, sendlog, transports
 from runner.deliver import now_stamp
 from runner.feedback import record, sms_status
 from runner.feedback.mailbox import Mailbox, MailboxError
@@ -74,7 +75,7 @@ def read_what_came_back(
     today = local_today(now, repo.settings.defaults.timezone)
     new: list[dict[str, Any]] = []
     if repo.settings.inbound is not None:
-        new += _mailbox(came_back, repo, log, today, args.transport)
+        new += _mailbox(came_back, repo, log, today, args.transport, root)
     new += _sms(came_back, repo, log, today)
     if new:
         stamp, run_id = now_stamp(), transports.run_id()
@@ -87,7 +88,7 @@ def read_what_came_back(
 
 
 def _mailbox(
-    came_back: CameBack, repo: Repository, log: LogIndex, today: date, transport: str
+    came_back: CameBack, repo: Repository, log: LogIndex, today: date, transport: str, root: Path
 ) -> list[dict[str, Any]]:
     settings = repo.settings.inbound
     assert settings is not None
@@ -119,7 +120,10 @@ def _mailbox(
     came_back.uidvalidity = box.uidvalidity
     where = {mid: f"the mailbox folder '{folder}'" for mid, folder in held.items()}
     settled = record.settle_unknown_emails(unknown, where, domain, today)
-    new = _arrivals(came_back, repo, log, [f.arrival for f in fetched], today, settings.address)
+    whole = _whole_log(root) if (root / logsummary.PATH).exists() else None
+    new = _arrivals(
+        came_back, repo, log, [f.arrival for f in fetched], today, settings.address, whole
+    )
     if settled:
         came_back.lines.append(
             f"  settled   {len(settled)} e-mail(s) of unknown outcome: their copy is in the "
@@ -135,13 +139,22 @@ def _arrivals(
     arrivals: list[Any],
     today: date,
     address: str,
+    whole: Callable[[], LogIndex] | None = None,
 ) -> list[dict[str, Any]]:
-    sent = record.sent_index(log, repo.settings.company.email.rsplit("@", 1)[-1])
+    """The entries for what arrived. `log` may be the bounded read (the log's summary and the
+    months after it): an arrival naming an e-mail of ours it does not hold (a late reply to an
+    old message about a settled invoice) is matched against the whole log (`whole`) instead."""
+    domain = repo.settings.company.email.rsplit("@", 1)[-1]
+    sent = record.sent_index(log, domain)
     counts: Counter[str] = Counter()
     new: list[dict[str, Any]] = []
     lines: list[str] = []
     for arrival in arrivals:
         answered = record.answered(arrival, sent) if arrival.kind in record.RECORDED else None
+        if answered is None and whole is not None and _names_ours(arrival):
+            sent = _widened(sent, record.sent_index(whole(), domain))
+            whole = None
+            answered = record.answered(arrival, sent)
         if answered is None:
             kind = arrival.kind if arrival.kind not in record.RECORDED else "unrelated"
             counts[kind] += 1
@@ -164,6 +177,24 @@ def _arrivals(
     )
     came_back.lines += lines
     return new
+
+
+def _names_ours(arrival: Any) -> bool:
+    """An arrival that names an e-mail of ours: by Message-ID or keys, or a bounce."""
+    recorded = arrival.kind in record.RECORDED
+    return recorded and bool(arrival.answers or arrival.keys or arrival.kind == "bounce")
+
+
+def _widened(sent: record.Sent, everything: record.Sent) -> record.Sent:
+    everything.inbound |= sent.inbound  # what this run recorded already
+    return everything
+
+
+def _whole_log(root: Path) -> Callable[[], LogIndex]:
+    def read() -> LogIndex:
+        return sendlog.index(sendlog.read(root).entries)
+
+    return read
 
 
 def _line(raw: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ from runner.compose import Outgoing
 from runner.feedback import rules
 from runner.model import Contact, Customer, Repository
 from runner.schedule import Delivery, Plan, local_today, recipients
-from runner.sendlog import Entry, Key, LogIndex
+from runner.sendlog import Entry, Key, LogIndex, time_order
 
 TEMPLATE = "nudge:"  # the template name of a task written here, not by a template file
 ROLE_WORDS = {"email": "address", "sms": "mobile number"}
@@ -36,9 +36,9 @@ def add(
     result.deliveries = [_stand_in(repo, log, d) for d in result.deliveries]
     view = rules.view(log)
     opened: set[str] = set()
-    for entry in [u.entry for u in view.unreachable.values()] + [
-        e for e in log.feedback if e.status == "reply"
-    ]:
+    # in the order of their entries, whatever the order of the log's earlier history
+    unreachable = sorted((u.entry for u in view.unreachable.values()), key=time_order)
+    for entry in unreachable + [e for e in log.feedback if e.status == "reply"]:
         customer = repo.customers.get(str(entry.get("customer")))
         if customer is None or customer.owner is None or not customer.owner.email:
             continue
@@ -95,11 +95,8 @@ def _task_for(
         if contact is None:
             return None  # the customer file no longer has it: someone already fixed it
         kind, reason = "unreachable", _unreachable_reason(customer, contact, entry)
-    # what it is about, not the entry's id: two runs that logged the same bounce open one task
-    about = entry.get("inbound") or entry.get("sid") or entry.id
-    who = entry.get("address") or entry.get("phone") or ""
-    tag = hashlib.sha256(f"{about}|{who}".encode()).hexdigest()[:8]
-    key = str(Key(invoices[0], None, f"{kind}-{tag}", day, "task"))
+    step = task_step(entry)
+    key = str(Key(invoices[0], None, step, day, "task"))
     first = repo.invoices[invoices[0]]
     total = sum(
         (
@@ -116,7 +113,7 @@ def _task_for(
         date=today,
         customer=customer.id,
         policy=policy.id if policy else customer.policy,
-        step=f"{kind}-{tag}",
+        step=step,
         step_index=-1,
         channel="task",
         invoices=invoices,
@@ -129,6 +126,36 @@ def _task_for(
         total_due=total,
         currency=first.currency,
     )
+
+
+def task_step(entry: Entry) -> str:
+    """The step of the task about what came back (`entry`): named by what it is about, not the
+    entry's id, so two runs that logged the same bounce open one task."""
+    kind = "reply" if entry.status == "reply" else "unreachable"
+    about = entry.get("inbound") or entry.get("sid") or entry.id
+    who = entry.get("address") or entry.get("phone") or ""
+    return f"{kind}-{hashlib.sha256(f'{about}|{who}'.encode()).hexdigest()[:8]}"
+
+
+def task_keys(entry: Entry) -> list[str]:
+    """Every key the task about `entry` can have (it is filed under the first of its invoices
+    still in the repository)."""
+    day, step = entry.day, task_step(entry)
+    if day is None:
+        return []
+    return [str(Key(str(i), None, step, day, "task")) for i in entry.get("invoices", ())]
+
+
+def owes_task(entry: Entry, log: LogIndex) -> bool:
+    """Whether what came back may still open a task: a reply, bounce or undelivered text none
+    of whose task keys has an outcome in the log yet."""
+    if entry.status not in ("reply", rules.EMAIL_NOT_REACHED, rules.SMS_NOT_REACHED):
+        return False
+    for key in task_keys(entry):
+        state = log.state(key)
+        if state is not None and state.status != "unknown":
+            return False
+    return True
 
 
 def contact_with(customer: Customer, address: str) -> Contact | None:

@@ -1,0 +1,160 @@
+"""`plan --against REF` reads only the files that differ between REF and the working tree
+(repository.load_revision): held to reading the whole revision, on random pull requests —
+policies, customers and invoices edited, added, deleted and renamed, a customer's currency
+changed under its invoices, files git does not track, templates added and removed, a duplicate
+id — the repository and the errors are the same."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from runner import git, plandiff, repository, schedule, sendlog
+from runner.plandiff import revision
+from runner.simulate import forecast
+
+from conftest import git as run_git
+from conftest import git_repo, nudge
+
+CHANGES = [
+    "policy day",
+    "invoice paid",
+    "invoice deleted",
+    "invoice added",
+    "invoice renamed",
+    "untracked invoice",
+    "customer currency",
+    "customer deleted",
+    "template added",
+    "template deleted",
+    "duplicate id",
+    "export file",
+]
+
+
+def change(root: Path, kind: str, n: int) -> None:
+    invoices = sorted((root / "invoices" / "2026").glob("INV-*.yaml"))
+    invoice = invoices[n % len(invoices)]
+    if kind == "policy day":
+        path = root / "policies" / "gentle.yaml"
+        path.write_text(path.read_text().replace("at: 14,", f"at: {15 + n % 5},"))
+    elif kind == "invoice paid":
+        text = invoice.read_text()
+        if "payments:" not in text:
+            invoice.write_text(text + 'payments:\n  - {date: 2026-11-01, amount: "10.00"}\n')
+    elif kind == "invoice deleted":
+        invoice.unlink()
+    elif kind == "invoice added":
+        (root / "invoices" / "2026" / f"NEW-{n}.yaml").write_text(
+            f'id: NEW-{n}\ncustomer: acme\nissued: 2026-10-01\ndue: 2026-10-31\namount: "99.00"\n'
+        )
+    elif kind == "invoice renamed":
+        invoice.rename(invoice.with_name(f"renamed-{n}.yaml"))
+    elif kind == "untracked invoice":
+        (root / "invoices" / "local.yaml").write_text(
+            'id: LOCAL-1\ncustomer: hyggehus\nissued: 2026-10-01\ndue: 2026-10-31\namount: "5.00"\n'
+        )
+    elif kind == "customer currency":
+        path = root / "customers" / "acme.yaml"
+        path.write_text(path.read_text().replace("currency: EUR", "currency: USD"))
+    elif kind == "customer deleted":
+        (root / "customers" / "thames-analytics.yaml").unlink(missing_ok=True)
+    elif kind == "template added":
+        folder = root / "templates" / "gentle-tier-1"
+        shutil.copy(folder / "en.email.j2", folder / "pl.email.j2")
+    elif kind == "template deleted":
+        (root / "templates" / "statement" / "en.email.j2").unlink(missing_ok=True)
+    elif kind == "duplicate id":
+        shutil.copy(invoice, root / "invoices" / f"copy-{n}.yaml")
+    elif kind == "export file":
+        (root / "invoices" / "export.yaml").write_text(
+            "invoices:\n"
+            '  - {id: EXP-1, customer: acme, issued: 2026-09-01, due: 2026-10-01, amount: "1.00"}\n'
+            '  - {id: EXP-2, customer: acme, issued: 2026-09-01, due: 2026-10-01, amount: "2.00"}\n'
+        )
+
+
+def errors(loaded: repository.Loaded) -> set[tuple[str, int, str]]:
+    return {(p.path, p.line, p.message) for p in loaded.problems if p.severity == "error"}
+
+
+@pytest.fixture(scope="module")
+def company(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return git_repo(tmp_path_factory.mktemp("base") / "repo")
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    base_changes=st.lists(st.tuples(st.sampled_from(CHANGES), st.integers(0, 30)), max_size=3),
+    pull_request=st.lists(st.tuples(st.sampled_from(CHANGES), st.integers(0, 30)), max_size=4),
+    commit=st.booleans(),
+)
+def test_a_revision_from_the_changed_files_is_the_revision_read_whole(
+    tmp_path_factory: pytest.TempPathFactory,
+    company: Path,
+    base_changes: list[tuple[str, int]],
+    pull_request: list[tuple[str, int]],
+    commit: bool,
+) -> None:
+    root = tmp_path_factory.mktemp("pr") / "repo"
+    shutil.copytree(company, root)
+    for kind, n in base_changes:  # the base branch as it is: maybe not valid itself
+        change(root, kind, n)
+    run_git(root, "add", "-A")
+    run_git(root, "commit", "-qm", "base", "--allow-empty")
+    base = run_git(root, "rev-parse", "HEAD")
+    for kind, n in pull_request:
+        change(root, kind, n)
+    if commit:
+        run_git(root, "add", "invoices", "policies", "customers", "templates")
+        run_git(root, "commit", "-qm", "the pull request", "--allow-empty")
+    head = repository.load(root)
+    assume(not head.errors)  # plan --against loads a valid working tree first (and stops if not)
+    changed = git.changed_files(root, base, repository.DATA_PATHS)
+    assert changed is not None
+    whole_folder = tmp_path_factory.mktemp("whole")
+    git.export(root, base, whole_folder)
+    whole = repository.load(whole_folder)
+    part_folder = tmp_path_factory.mktemp("part")
+    git.export_files(root, base, sorted(changed), part_folder)
+    part = repository.load_revision(root, head, part_folder, changed)
+    assert part.repo.settings == whole.repo.settings
+    assert part.repo.policies == whole.repo.policies
+    assert part.repo.customers == whole.repo.customers
+    assert part.repo.invoices == whole.repo.invoices
+    assert part.repo.templates == whole.repo.templates
+    assert errors(part) == errors(whole)
+    if whole.errors:
+        return
+    # and only the customers the change touches are planned again: the comparison is the same
+    log = sendlog.index([])
+    start = schedule.noon(date(2026, 11, 23), "Europe/Copenhagen")
+    head_plans = forecast(head.repo, log, start, 10)
+    differ = plandiff.affected(head.repo, part.repo)
+    some = forecast(part.repo, log, start, 10, sorted(differ)) if differ != set() else []
+    every = forecast(whole.repo, log, start, 10)
+    assert plandiff.compare(some, head_plans, differ) == plandiff.compare(every, head_plans)
+
+
+def test_plan_against_reads_only_what_changed(tmp_path: Path) -> None:
+    root = git_repo(tmp_path / "repo")
+    base = run_git(root, "rev-parse", "HEAD")
+    path = root / "policies" / "gentle.yaml"
+    path.write_text(path.read_text().replace("at: 14,", "at: 16,"))
+    changed = git.changed_files(root, base, repository.DATA_PATHS)
+    assert changed == {"policies/gentle.yaml"}
+    with revision(root, base, repository.load(root)) as repo:
+        assert repo.policies["gentle"].steps[2].at == 14
+    done = nudge("plan", "--root", str(root), "--against", base, "--today", "2026-11-23",
+                 "--days", "14")  # fmt: skip
+    assert done.code == 0, done.err
+    assert "tier-1" in done.out
