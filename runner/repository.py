@@ -105,6 +105,20 @@ def _link_refused(root: Path, entry: os.DirEntry[str], suffixes: tuple[str, ...]
     return None if paths.is_inside(root, entry.path) else paths.OUTSIDE
 
 
+def _taken(
+    problems: list[Problem], kind: str, entity: Any, source: Source, out: dict[str, Any]
+) -> bool:
+    """Whether `entity`'s id is already taken in `out` (then a problem says by which file)."""
+    if entity.id not in out:
+        return False
+    problems.append(
+        source.problem(
+            ("id",), f"duplicate {kind} id '{entity.id}': already used in {out[entity.id].path}"
+        )
+    )
+    return True
+
+
 def _by_components(name: str) -> str:
     # "a/b" before "a-c/d", as Path comparison orders them: the separator sorts first.
     return name.replace(os.sep, "\0")
@@ -308,13 +322,7 @@ class _Merge:
         found += [(read[(kind, n)].doc.path, e, read[(kind, n)]) for n, e in new.items()]
         out: dict[str, Any] = {}
         for _, entity, source in sorted(found, key=lambda x: _by_components(x[0])):
-            if entity.id in out:
-                self.problems.append(
-                    source.problem(
-                        ("id",),
-                        f"duplicate {kind} id '{entity.id}': already used in {out[entity.id].path}",
-                    )
-                )
+            if _taken(self.problems, kind, entity, source, out):
                 continue
             out[entity.id] = entity
             self.sources[(kind, entity.id)] = source
@@ -432,13 +440,7 @@ class _Reader:
             if entity is None:
                 self.reject(kind, source.doc.path, data)
                 continue
-            if entity.id in out:
-                self.problems.append(
-                    source.problem(
-                        ("id",),
-                        f"duplicate {kind} id '{entity.id}': already used in {out[entity.id].path}",
-                    )
-                )
+            if _taken(self.problems, kind, entity, source, out):
                 continue
             stem = Path(source.doc.path).stem
             if stem != entity.id:

@@ -353,6 +353,7 @@ def read(
         except OSError as exc:
             damaged.append((rel, 1, f"cannot read it ({exc.strerror or exc}): skipped"))
             continue
+        reported = len(damaged)
         for number, raw in decoded(text, rel, damaged, wanted):
             wrong = _misshapen(raw)
             if wrong is not None:
@@ -364,6 +365,7 @@ def read(
                     continue
                 seen.add(ident)
             entries.append(Entry(raw))
+        damaged[reported:] = sorted(damaged[reported:], key=lambda d: d[1])  # by line
     return ReadReport(entries, damaged)
 
 
