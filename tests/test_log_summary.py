@@ -33,7 +33,7 @@ from conftest import copy_sample
 from generated import START, Company, companies, write
 
 EXAMPLES = int(os.environ.get("NUDGE_PROPERTY_EXAMPLES", "25"))
-VOLATILE = ("id", "at", "delivery", "run", "commit", "provider_id")
+VOLATILE = ("id", "at", "delivery", "run", "commit", "provider_id", "until", "pid", "host")
 BOUNDARY = re.compile(rb"={15}[0-9]+==")
 
 
