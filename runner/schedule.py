@@ -400,16 +400,18 @@ def _resolve_candidates(
             best[d.channel] = d
     business_today = calendar.is_business_day(today, policy.calendar)
     return [
-        _final(
-            d,
-            d.key in handled,
-            d.key in recent,
-            best,
-            progressed,
-            policy,
-            today,
-            business_today,
-            invoice,
+        _before_start(
+            _decided(
+                d,
+                d.key in handled,
+                d.key in recent,
+                best,
+                progressed,
+                policy,
+                today,
+                business_today,
+                invoice,
+            ),
             start,
         )
         if d.status == "candidate"
@@ -418,26 +420,18 @@ def _resolve_candidates(
     ]
 
 
-def _final(
-    d: Decision,
-    handled: bool,
-    recent: bool,
-    best: dict[str, Decision],
-    progressed: dict[str, Decision],
-    policy: Policy,
-    today: date,
-    business_today: bool,
-    invoice: Invoice,
-    start: date | None = None,
-) -> Decision:
-    decided = _decided(d, handled, recent, best, progressed, policy, today, business_today, invoice)
-    if start is not None and d.occurrence < start and decided.status in ("superseded", "missed"):
-        return replace(
-            decided,
-            status="before-start",
-            reason=f"fell before Nudge started reminding on {start} (settings.yaml start)",
-        )
-    return decided
+def _before_start(decided: Decision, start: date | None) -> Decision:
+    """An occurrence skipped before Nudge started reminding (settings.yaml `start`) is not a
+    missed or superseded one: nothing was due to be sent then."""
+    if start is None or decided.occurrence >= start:
+        return decided
+    if decided.status not in ("superseded", "missed"):
+        return decided
+    return replace(
+        decided,
+        status="before-start",
+        reason=f"fell before Nudge started reminding on {start} (settings.yaml start)",
+    )
 
 
 def _decided(

@@ -235,26 +235,22 @@ def is_phone(value: object) -> bool:
 
 
 def is_bic(value: object) -> bool:
-    from schwifty import BIC
-    from schwifty.exceptions import SchwiftyException
-
-    if not isinstance(value, str):
-        return True
-    try:
-        BIC(value)
-    except SchwiftyException:
-        return False
-    return True
+    return _schwifty_accepts(value, "BIC")
 
 
 def is_iban(value: object) -> bool:
-    from schwifty import IBAN
+    return _schwifty_accepts(value, "IBAN")
+
+
+def _schwifty_accepts(value: object, kind: str) -> bool:
+    """Whether schwifty takes `value` as a BIC or an IBAN (not text: the type check's to say)."""
+    import schwifty
     from schwifty.exceptions import SchwiftyException
 
     if not isinstance(value, str):
         return True
     try:
-        IBAN(value)
+        getattr(schwifty, kind)(value)
     except SchwiftyException:
         return False
     return True
