@@ -92,9 +92,21 @@ def do_plan(today: date, root: str) -> dict[str, Any]:
 WORKERS = {"floor": do_floor, "validate": do_validate, "plan": do_plan}
 
 
+def keep_summary(root: Path, today: date, timeout: float) -> None:
+    """log/summary.json as the daily job leaves it (remind.yml's `nudge log summary --push` after
+    each run): a repository in use has one, so `plan` reads it and the months after it. Made
+    here once if missing (not timed: section 3 times making it)."""
+    if not (root / "log" / "summary.json").exists():
+        env = {"NUDGE_CACHE_DIR": "off"}
+        command([*NUDGE, "log", "summary", "--root", str(root), "--today", today.isoformat()],
+                timeout, env)  # fmt: skip
+
+
 def measure(root: Path, today: date, args: Namespace) -> dict[str, Series]:
     """floor; validate with no snapshot; plan after it (the snapshot validate left, as in the
-    check job); plan with snapshots off (a cold plan on its own); round-robin, best of N."""
+    check job); plan with snapshots off (a cold plan on its own); round-robin, best of N. The
+    repository carries the log's summary the daily job keeps."""
+    keep_summary(root, today, args.timeout)
     series = {k: Series(k) for k in ("floor", "validate", "plan", "plan-cold")}
     for round_no in range(args.repeat):
         for kind, s in series.items():

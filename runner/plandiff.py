@@ -158,7 +158,8 @@ def render(changes: list[Change], form: str, ref: str) -> str:
                 f"{', '.join(d.invoices)} | {', '.join(d.to)} |"
             )
         if len(changes) > len(shown):
-            lines.append(f"\n... and {len(changes) - len(shown)} more (see the full plan artifact)")
+            more = len(changes) - len(shown)
+            lines.append(f"\n... and {more} more (see plan-diff.json in the artifact)")
         details = [
             f"- `{c.delivery.id}`: " + "; ".join(c.differences())
             for c in changes

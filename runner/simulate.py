@@ -50,6 +50,8 @@ def replay(
     base = log if log is not None else sendlog.index([])
     index = base
     last: date | None = None
+    if only:
+        pool = of_customers(pool or repo, only)
     for moment in moments:
         day = schedule.local_today(moment, repo.settings.defaults.timezone)
         if last is not None and day >= last:
@@ -104,6 +106,17 @@ def forecast(
     open_on(repo, the first day), when the caller has it)."""
     moments = [start + timedelta(days=n) for n in range(days)]
     return replay(repo, moments, log, only, pool).plans
+
+
+def of_customers(repo: Repository, only: Iterable[str]) -> Repository:
+    """Only the invoices of these customers (ids of customers or of their invoices): a plan of
+    some customers decides nothing else, and each of theirs is planned with all of its
+    customer's invoices (a statement lists them), so narrowing the pool first changes nothing
+    but the time every day of a replay takes."""
+    wanted = set(only)
+    customers = wanted | {repo.invoices[i].customer for i in wanted if i in repo.invoices}
+    kept = {i.id: i for i in repo.invoices.values() if i.customer in customers}
+    return replace(repo, invoices=kept)
 
 
 def open_on(repo: Repository, day: date) -> Repository:

@@ -143,6 +143,11 @@ def test_a_revision_from_the_changed_files_is_the_revision_read_whole(
     some = forecast(part.repo, log, start, 10, sorted(differ)) if differ != set() else []
     every = forecast(whole.repo, log, start, 10)
     assert plandiff.compare(some, head_plans, differ) == plandiff.compare(every, head_plans)
+    if differ:  # plan --against plans this tree's affected customers alone too: their own plan
+        mine = forecast(head.repo, log, start, 10, sorted(differ))
+        theirs = [[d for d in p.deliveries if d.customer in differ] for p in head_plans]
+        assert [p.deliveries for p in mine] == theirs
+        assert plandiff.compare(some, mine, differ) == plandiff.compare(every, head_plans)
 
 
 def test_plan_against_reads_only_what_changed(tmp_path: Path) -> None:
