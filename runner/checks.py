@@ -236,13 +236,12 @@ def _article(need: str) -> str:
 
 def all_problems(loaded: Loaded, root: Path) -> list[Problem]:
     """Every problem `validate` finds, sorted. The template checks (the slow part) are kept with
-    the load, in its snapshot, so the next command on unchanged files does not render again."""
+    the load, beside its snapshot, so the next command on unchanged files does not render again."""
     if loaded.template_problems is None:
         loaded.template_problems = list(templates(loaded, root))
-        if loaded.fingerprint is not None:
-            from runner import snapshot
+        from runner import snapshot
 
-            snapshot.save(root, loaded.fingerprint, loaded, loaded.started_ns)
+        snapshot.save_checks(root, loaded)
     found = loaded.problems + loaded.template_problems + list(attachments(loaded, root))
     return sorted(set(found))
 

@@ -35,8 +35,8 @@ class Loaded:
     problems: list[Problem] = field(default_factory=list)  # the files' own, then references
     sources: dict[tuple[str, str], Source] = field(default_factory=dict)
     rejected: dict[str, set[str]] = field(default_factory=dict)  # kind -> ids of files in error
-    # What rendering every template found (runner.checks.templates), once computed: kept in the
-    # snapshot with the rest, so a command after `validate` does not render them again.
+    # What rendering every template found (runner.checks.templates), once computed: kept beside
+    # the snapshot (snapshot.save_checks), so a command after `validate` does not render again.
     template_problems: list[Problem] | None = None
     # How this load is keyed in the snapshot (a snapshot.Fingerprint; not part of what it says
     # about the files; the module is not imported here, as it imports this one).

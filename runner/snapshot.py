@@ -25,6 +25,7 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
+from runner.errors import Problem
 from runner.loaded import Loaded
 
 FORMAT = b"nudge-snapshot-1\n"
@@ -91,7 +92,40 @@ def load(root: Path, fingerprint: Fingerprint) -> Loaded | None:
     except Exception:  # a damaged snapshot is only a slower load: read the files
         _forget(path)
         return None
+    if loaded.template_problems is None:
+        loaded.template_problems = _checks(path, fingerprint)
     return loaded
+
+
+def save_checks(root: Path, loaded: Loaded) -> None:
+    """Keep what the template checks found beside the load's snapshot (of the same files). The
+    load is kept as soon as it is read, by a copy of the process working while the templates
+    are compiled and rendered; their result, a short list, is written here after them, so the
+    load is never pickled twice nor waited for alone at the end."""
+    path = _path(root)
+    fingerprint = loaded.fingerprint
+    if path is None or fingerprint is None or fingerprint.newest_ns > loaded.started_ns - RACY_NS:
+        return
+    payload = pickle.dumps(loaded.template_problems, protocol=pickle.HIGHEST_PROTOCOL)
+    _replace(path.with_suffix(CHECKS), FORMAT + fingerprint.digest + payload)
+
+
+CHECKS = ".checks"  # beside NAME.pickle: the template checks of the same fingerprint
+
+
+def _checks(path: Path, fingerprint: Fingerprint) -> list[Problem] | None:
+    """The template checks kept for these files, if any (None: not checked yet)."""
+    try:
+        with open(path.with_suffix(CHECKS), "rb") as handle:
+            if handle.read(len(FORMAT)) != FORMAT or handle.read(32) != fingerprint.digest:
+                return None
+            found: list[Problem] = pickle.load(handle)
+    except FileNotFoundError:
+        return None
+    except Exception:  # damaged: the checks run again
+        _forget(path.with_suffix(CHECKS))
+        return None
+    return found
 
 
 def save(root: Path, fingerprint: Fingerprint, loaded: Loaded, started_ns: int) -> None:
@@ -133,15 +167,23 @@ def settle() -> None:
 
 def _write(path: Path, fingerprint: Fingerprint, loaded: Loaded) -> None:
     payload = pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL)  # Documents without data
+    if _replace(path, FORMAT + fingerprint.digest + payload):
+        with contextlib.suppress(OSError):
+            _prune(path.parent)
+
+
+def _replace(path: Path, content: bytes) -> bool:
+    """Write the file whole or not at all; False if the cache directory cannot take it (a
+    read-only or full one: the next load reads the files)."""
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".snapshot-")  # mode 0600
         with os.fdopen(fd, "wb") as handle:
-            handle.write(FORMAT + fingerprint.digest + payload)
+            handle.write(content)
         os.replace(temp, path)
-        _prune(path.parent)
     except OSError:
-        return  # a read-only or full cache directory: the next load reads the files
+        return False
+    return True
 
 
 KEEP = 4  # snapshots of other roots kept (plan --against and show load old commits' trees)
@@ -157,6 +199,7 @@ def _prune(folder: Path) -> None:
             found.append((entry.stat().st_mtime_ns, entry.path))
     for _, stale in sorted(found, reverse=True)[KEEP:]:
         _forget(Path(stale))
+        _forget(Path(stale).with_suffix(CHECKS))
 
 
 def _forget(path: Path) -> None:

@@ -146,3 +146,29 @@ def test_only_the_newest_snapshots_are_kept(
     assert len(kept) == snapshot.KEEP
     newest = snapshot._path(roots[-1])
     assert newest in kept
+
+
+def test_the_template_checks_are_kept_beside_the_load_and_run_again_after_an_edit(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runner import checks
+
+    rendered: list[str] = []
+    render = checks.Renderer.render
+
+    def counting(self: checks.Renderer, name: str, channel: str, ctx: dict[str, object]) -> object:
+        rendered.append(name)
+        return render(self, name, channel, ctx)
+
+    monkeypatch.setattr(checks.Renderer, "render", counting)
+    first = checks.all_problems(repository.load(repo), repo)
+    snapshot.settle()
+    assert rendered  # the first validate renders every template a customer would get
+    assert list((repo.parent / "cache").rglob("*.checks"))
+    rendered.clear()
+    assert checks.all_problems(repository.load(repo), repo) == first
+    assert rendered == []  # the same files: what the checks found is read back, not rendered
+    template = next((repo / "templates").rglob("*.email.j2"))
+    template.write_text(template.read_text() + "\n")
+    again = checks.all_problems(repository.load(repo), repo)  # an edit: checked again
+    assert rendered and again == first
