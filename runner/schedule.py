@@ -591,10 +591,11 @@ def plan(
     explain: bool = False,
     only: Iterable[str] | None = None,
 ) -> Plan:
-    """Every decision for every invoice, and the due ones grouped into deliveries."""
+    """Every decision for every invoice, and the due ones grouped into deliveries (`only`: of
+    these customers or invoices; None: of all, an empty list: of none)."""
     company_today = local_today(now, repo.settings.defaults.timezone)
     result = Plan(company_today)
-    wanted = set(only) if only else None
+    wanted = set(only) if only is not None else None
     due: dict[tuple[str, str, str, int], list[Decision]] = {}
     days: dict[str, date] = {}
     for invoice in sorted(repo.invoices.values(), key=lambda i: i.id):

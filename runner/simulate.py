@@ -45,19 +45,22 @@ def replay(
     pool: Repository | None = None,
 ) -> Replay:
     """Plan at each moment in turn, each assuming what the ones before planned was sent.
-    `pool`: `open_on(repo, first day)` when the caller has it already."""
+    `only`: these customers (or invoices) only, None: everyone, []: no one. `pool`:
+    `open_on(repo, first day)` when the caller has it already."""
     result = Replay()
     base = log if log is not None else sendlog.index([])
     index = base
     last: date | None = None
-    if only:
-        pool = of_customers(pool or repo, only)
+    whole = of_customers(repo, only) if only is not None else repo
+    first = of_customers(pool, only) if pool is not None and only is not None else pool
     for moment in moments:
         day = schedule.local_today(moment, repo.settings.defaults.timezone)
-        if last is not None and day >= last:
-            pool = open_on(pool or repo, day)  # a settled invoice stays settled: narrow it
-        elif last is not None or pool is None:
-            pool = open_on(repo, day)
+        if last is None:
+            pool = first if first is not None else open_on(whole, day)
+        elif day >= last:
+            pool = open_on(pool or whole, day)  # a settled invoice stays settled: narrow it
+        else:
+            pool = open_on(whole, day)
         last = day
         plan = schedule.plan(deciding(repo, pool, index, day), index, moment, only=only)
         result.plans.append(plan)

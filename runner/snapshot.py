@@ -24,8 +24,8 @@ import sys
 import tempfile
 from functools import cache
 from pathlib import Path
+from typing import Any
 
-from runner.errors import Problem
 from runner.loaded import Loaded
 
 FORMAT = b"nudge-snapshot-1\n"
@@ -80,21 +80,27 @@ def load(root: Path, fingerprint: Fingerprint) -> Loaded | None:
     path = _path(root)
     if path is None:
         return None
+    # From the file, frame by frame: never the whole snapshot in memory beside what it holds
+    # (80 MB at 100k invoices, the load's high-water mark)
+    loaded: Loaded | None = _read(path, fingerprint)
+    if loaded is not None and loaded.template_problems is None:
+        loaded.template_problems = _read(path.with_suffix(CHECKS), fingerprint)
+    return loaded
+
+
+def _read(path: Path, fingerprint: Fingerprint) -> Any:
+    """What `path` keeps for these files, or None (none kept, or kept for other files). A
+    damaged file is only slower work: it is removed and the files are read (or checked) again."""
     try:
         with open(path, "rb") as handle:
             if handle.read(len(FORMAT)) != FORMAT or handle.read(32) != fingerprint.digest:
                 return None
-            # From the file, frame by frame: never the whole snapshot in memory beside what
-            # it holds (80 MB at 100k invoices, the load's high-water mark)
-            loaded: Loaded = pickle.load(handle)
+            return pickle.load(handle)
     except FileNotFoundError:
         return None
-    except Exception:  # a damaged snapshot is only a slower load: read the files
+    except Exception:
         _forget(path)
         return None
-    if loaded.template_problems is None:
-        loaded.template_problems = _checks(path, fingerprint)
-    return loaded
 
 
 def save_checks(root: Path, loaded: Loaded) -> None:
@@ -111,21 +117,6 @@ def save_checks(root: Path, loaded: Loaded) -> None:
 
 
 CHECKS = ".checks"  # beside NAME.pickle: the template checks of the same fingerprint
-
-
-def _checks(path: Path, fingerprint: Fingerprint) -> list[Problem] | None:
-    """The template checks kept for these files, if any (None: not checked yet)."""
-    try:
-        with open(path.with_suffix(CHECKS), "rb") as handle:
-            if handle.read(len(FORMAT)) != FORMAT or handle.read(32) != fingerprint.digest:
-                return None
-            found: list[Problem] = pickle.load(handle)
-    except FileNotFoundError:
-        return None
-    except Exception:  # damaged: the checks run again
-        _forget(path.with_suffix(CHECKS))
-        return None
-    return found
 
 
 def save(root: Path, fingerprint: Fingerprint, loaded: Loaded, started_ns: int) -> None:

@@ -12,7 +12,7 @@ from runner.errors import NudgeError
 from runner.model import Repository
 from runner.schedule import Plan, local_today
 from runner.sendlog import LogIndex
-from runner.simulate import ONE_DAY, open_on
+from runner.simulate import open_on
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -87,12 +87,8 @@ def _against(args: argparse.Namespace) -> int:
         # customer's plan is the same in both (plandiff.affected), so it is no part of the change.
         differ = plandiff.affected(repo, base_repo)
         only = args.only or (sorted(differ) if differ is not None else None)
-        if only == []:
-            plans = [Plan(d) for d in simulate.days_between(day, day + (args.days - 1) * ONE_DAY)]
-            base = []
-        else:
-            plans = simulate.forecast(repo, log, start, args.days, only, pool)
-            base = simulate.forecast(base_repo, log, start, args.days, only, base_pool)
+        plans = simulate.forecast(repo, log, start, args.days, only, pool)
+        base = simulate.forecast(base_repo, log, start, args.days, only, base_pool)
     changes = plandiff.compare(base, plans, differ)
     if args.write_json:
         sizes = sms_sizes(repo, args.root, plans, log)
