@@ -3,6 +3,7 @@ each entity was written (so a later check can point at the file and line to chan
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,8 @@ class Source:
 class Loaded:
     repo: Repository
     problems: list[Problem] = field(default_factory=list)  # the files' own, then references
-    sources: dict[tuple[str, str], Source] = field(default_factory=dict)
+    # A snapshot's are read only when asked for (a problem to place): 110 MiB at 100k invoices
+    sources: MutableMapping[tuple[str, str], Source] = field(default_factory=dict)
     rejected: dict[str, set[str]] = field(default_factory=dict)  # kind -> ids of files in error
     # What rendering every template found (runner.checks.templates), once computed: kept beside
     # the snapshot (snapshot.save_checks), so a command after `validate` does not render again.

@@ -22,11 +22,14 @@ import os
 import pickle
 import sys
 import tempfile
+from collections.abc import Iterator, MutableMapping
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from runner.loaded import Loaded
+from runner.errors import NudgeError
+from runner.loaded import Loaded, Source
 
 FORMAT = b"nudge-snapshot-1\n"
 RACY_NS = 2_000_000_000
@@ -78,14 +81,67 @@ def _path(root: Path) -> Path | None:
 def load(root: Path, fingerprint: Fingerprint) -> Loaded | None:
     """The snapshot of `root` if every file is as it was when it was taken; else None."""
     path = _path(root)
-    if path is None:
+    if path is None or not _kept_for(path.with_suffix(SOURCES), fingerprint):
         return None
     # From the file, frame by frame: never the whole snapshot in memory beside what it holds
     # (80 MB at 100k invoices, the load's high-water mark)
     loaded: Loaded | None = _read(path, fingerprint)
-    if loaded is not None and loaded.template_problems is None:
+    if loaded is None:
+        return None
+    if loaded.template_problems is None:
         loaded.template_problems = _read(path.with_suffix(CHECKS), fingerprint)
+    loaded.sources = LazySources(path.with_suffix(SOURCES), fingerprint)
     return loaded
+
+
+class LazySources(MutableMapping[tuple[str, str], Source]):
+    """Where each entity was written, read from the snapshot only when a problem is to be placed
+    (validate's checks, a merge): `plan` and `run` never need it, and it is as large in memory
+    as the invoices themselves."""
+
+    def __init__(self, path: Path, fingerprint: Fingerprint) -> None:
+        self._path = path
+        self._fingerprint = fingerprint
+        self._data: dict[tuple[str, str], Source] | None = None
+
+    @property
+    def data(self) -> dict[tuple[str, str], Source]:
+        if self._data is None:
+            found = _read(self._path, self._fingerprint)
+            if found is None:
+                raise NudgeError(
+                    f"the snapshot's file {self._path} went away while in use (another Nudge "
+                    "cleaning its cache?): run the command again"
+                )
+            self._data = found
+        return self._data
+
+    def __getitem__(self, key: tuple[str, str]) -> Source:
+        return self.data[key]
+
+    def __setitem__(self, key: tuple[str, str], value: Source) -> None:
+        self.data[key] = value
+
+    def __delitem__(self, key: tuple[str, str]) -> None:
+        del self.data[key]
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (dict, (self.data,))  # a snapshot written from this load holds the sources
+
+
+def _kept_for(path: Path, fingerprint: Fingerprint) -> bool:
+    """Whether `path` was written for these files (its header alone is read)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(FORMAT) + 32) == FORMAT + fingerprint.digest
+    except OSError:
+        return False
 
 
 def _read(path: Path, fingerprint: Fingerprint) -> Any:
@@ -117,6 +173,7 @@ def save_checks(root: Path, loaded: Loaded) -> None:
 
 
 CHECKS = ".checks"  # beside NAME.pickle: the template checks of the same fingerprint
+SOURCES = ".sources"  # and where each entity was written
 
 
 def save(root: Path, fingerprint: Fingerprint, loaded: Loaded, started_ns: int) -> None:
@@ -157,8 +214,13 @@ def settle() -> None:
 
 
 def _write(path: Path, fingerprint: Fingerprint, loaded: Loaded) -> None:
-    payload = pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL)  # Documents without data
-    if _replace(path, FORMAT + fingerprint.digest + payload):
+    """The sources first, in a file of their own (read only when asked for), then the rest."""
+    header = FORMAT + fingerprint.digest
+    sources = pickle.dumps(dict(loaded.sources), protocol=pickle.HIGHEST_PROTOCOL)
+    if not _replace(path.with_suffix(SOURCES), header + sources):
+        return
+    payload = pickle.dumps(replace(loaded, sources={}), protocol=pickle.HIGHEST_PROTOCOL)
+    if _replace(path, header + payload):
         with contextlib.suppress(OSError):
             _prune(path.parent)
 
@@ -191,6 +253,7 @@ def _prune(folder: Path) -> None:
     for _, stale in sorted(found, reverse=True)[KEEP:]:
         _forget(Path(stale))
         _forget(Path(stale).with_suffix(CHECKS))
+        _forget(Path(stale).with_suffix(SOURCES))
 
 
 def _forget(path: Path) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from runner import repository, snapshot, yamlload
+from runner.errors import NudgeError
 
 from conftest import copy_sample, nudge
 
@@ -96,6 +97,29 @@ def test_a_damaged_snapshot_is_ignored_and_replaced(
     assert repository.load(repo).repo == first.repo  # the snapshot was written again
 
 
+def test_where_entities_were_written_is_read_only_when_a_problem_is_placed(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = repository.load(repo)
+    [path] = snapshots(repo)
+    sources = path.with_suffix(snapshot.SOURCES)
+    read_text = yamlload.read_text
+    no_reading(monkeypatch)
+    second = repository.load(repo)
+    sources.rename(sources.with_suffix(".away"))  # plan and run get by without it
+    assert second.repo == first.repo
+    with pytest.raises(NudgeError, match=r"went away while in use.*run the command again"):
+        second.sources[("customer", "acme")]
+    sources.with_suffix(".away").rename(sources)
+    third = repository.load(repo)
+    source = third.sources[("customer", "acme")]  # read now, and placing a problem works
+    assert source.problem(("name",), "x").path == first.sources[("customer", "acme")].doc.path
+    monkeypatch.setattr(yamlload, "read_text", read_text)
+    sources.unlink()  # a snapshot without its sources is not used: the files are read again
+    assert repository.load(repo).sources.keys() == first.sources.keys()
+    assert sources.exists()
+
+
 def test_snapshots_are_private_and_outside_the_repository(repo: Path) -> None:
     repository.load(repo)
     [path] = snapshots(repo)
@@ -144,6 +168,7 @@ def test_only_the_newest_snapshots_are_kept(
         repository.load(root)
     kept = sorted((tmp_path / "cache").rglob("*.pickle"))
     assert len(kept) == snapshot.KEEP
+    assert len(list((tmp_path / "cache").rglob("*.sources"))) == snapshot.KEEP  # theirs too
     newest = snapshot._path(roots[-1])
     assert newest in kept
 
