@@ -66,9 +66,9 @@ def section(roots: dict[int, Path], today: date, args: Namespace, report: Report
     years = sorted(roots)
     print(f"== year {years[-1]} against year {years[0]}: the same repository", flush=True)
     summaries = {}
+    shutil.rmtree(SNAPSHOTS, ignore_errors=True)  # once: each repository's stays for its rounds
     for count in years:
         root = roots[count]
-        shutil.rmtree(SNAPSHOTS, ignore_errors=True)
         command(
             [*NUDGE, "validate", "--root", str(root)],
             args.timeout,
