@@ -113,7 +113,9 @@ def test_where_entities_were_written_is_read_only_when_a_problem_is_placed(
     sources.with_suffix(".away").rename(sources)
     third = repository.load(repo)
     source = third.sources[("customer", "acme")]  # read now, and placing a problem works
-    assert source.problem(("name",), "x").path == first.sources[("customer", "acme")].doc.path
+    placed = source.problem(("name",), "x")
+    assert placed == first.sources[("customer", "acme")].problem(("name",), "x")
+    assert (placed.path, placed.line) == ("customers/acme.yaml", 3)  # the file's `name:` line
     monkeypatch.setattr(yamlload, "read_text", read_text)
     sources.unlink()  # a snapshot without its sources is not used: the files are read again
     assert repository.load(repo).sources.keys() == first.sources.keys()
