@@ -69,6 +69,11 @@ class Fingerprint:
         self.digest = digest.digest()
         self.newest_ns = newest
 
+    @property
+    def header(self) -> bytes:
+        """What every file kept for these files starts with: the format, then the digest."""
+        return FORMAT + self.digest
+
 
 def _path(root: Path) -> Path | None:
     base = directory()
@@ -139,7 +144,7 @@ def _kept_for(path: Path, fingerprint: Fingerprint) -> bool:
     """Whether `path` was written for these files (its header alone is read)."""
     try:
         with open(path, "rb") as handle:
-            return handle.read(len(FORMAT) + 32) == FORMAT + fingerprint.digest
+            return handle.read(len(fingerprint.header)) == fingerprint.header
     except OSError:
         return False
 
@@ -149,7 +154,7 @@ def _read(path: Path, fingerprint: Fingerprint) -> Any:
     damaged file is only slower work: it is removed and the files are read (or checked) again."""
     try:
         with open(path, "rb") as handle:
-            if handle.read(len(FORMAT)) != FORMAT or handle.read(32) != fingerprint.digest:
+            if handle.read(len(fingerprint.header)) != fingerprint.header:
                 return None
             return pickle.load(handle)
     except FileNotFoundError:
@@ -169,7 +174,7 @@ def save_checks(root: Path, loaded: Loaded) -> None:
     if path is None or fingerprint is None or fingerprint.newest_ns > loaded.started_ns - RACY_NS:
         return
     payload = pickle.dumps(loaded.template_problems, protocol=pickle.HIGHEST_PROTOCOL)
-    _replace(path.with_suffix(CHECKS), FORMAT + fingerprint.digest + payload)
+    _replace(path.with_suffix(CHECKS), fingerprint.header + payload)
 
 
 CHECKS = ".checks"  # beside NAME.pickle: the template checks of the same fingerprint
@@ -215,12 +220,11 @@ def settle() -> None:
 
 def _write(path: Path, fingerprint: Fingerprint, loaded: Loaded) -> None:
     """The sources first, in a file of their own (read only when asked for), then the rest."""
-    header = FORMAT + fingerprint.digest
     sources = pickle.dumps(dict(loaded.sources), protocol=pickle.HIGHEST_PROTOCOL)
-    if not _replace(path.with_suffix(SOURCES), header + sources):
+    if not _replace(path.with_suffix(SOURCES), fingerprint.header + sources):
         return
     payload = pickle.dumps(replace(loaded, sources={}), protocol=pickle.HIGHEST_PROTOCOL)
-    if _replace(path, header + payload):
+    if _replace(path, fingerprint.header + payload):
         with contextlib.suppress(OSError):
             _prune(path.parent)
 
