@@ -45,7 +45,7 @@ from pathlib import Path
 from runner import claims, sendlog
 from runner.errors import NudgeError
 from runner.model import Invoice, Repository
-from runner.sendlog import Entry, LogIndex, ReadReport
+from runner.sendlog import Entry, LogIndex, ReadReport, share
 
 FORMAT = "nudge-log-summary-1"
 PATH = "log/summary.json"
@@ -201,7 +201,10 @@ def loads(text: str) -> Summary:
         months = tuple(
             Month(str(m["month"]), int(m["size"]), str(m["sha256"])) for m in data["months"]
         )
-        entries = tuple(Entry(raw) for raw in data["entries"] if isinstance(raw, dict))
+        strings: dict[str, str] = {}
+        entries = tuple(
+            Entry(share(raw, strings)) for raw in data["entries"] if isinstance(raw, dict)
+        )
         return Summary(
             through=str(data["through"]),
             made=date.fromisoformat(data["made"]),

@@ -343,6 +343,7 @@ def read(
     seen: set[str] = set()
     entries: list[Entry] = []
     damaged: list[tuple[str, int, str]] = []
+    strings: dict[str, str] = {}
     for path in log_files(root) if files is None else files:
         rel = path.relative_to(root).as_posix()
         if not paths.is_inside(root, path):
@@ -364,9 +365,26 @@ def read(
                 if ident in seen:
                     continue
                 seen.add(ident)
-            entries.append(Entry(raw))
+            entries.append(Entry(share(raw, strings)))
         damaged[reported:] = sorted(damaged[reported:], key=lambda d: d[1])  # by line
     return ReadReport(entries, damaged)
+
+
+# Fields whose values recur from line to line (a run's, a day's, a customer's, a step's): kept
+# as one string each, not one per line (a year of log at 100k invoices: 183 -> 132 MiB).
+SHARED_FIELDS = (
+    "status", "date", "channel", "run", "commit", "customer", "step", "template", "locale",
+    "policy",
+)  # fmt: skip
+
+
+def share(raw: dict[str, Any], strings: dict[str, str]) -> dict[str, Any]:
+    """`raw` with its recurring values replaced by the equal strings already in `strings`."""
+    for name in SHARED_FIELDS:
+        value = raw.get(name)
+        if type(value) is str:
+            raw[name] = strings.setdefault(value, value)
+    return raw
 
 
 _TEXT_FIELDS = ("id", "delivery", "status", "at", "date", "customer", "run", "phone")
