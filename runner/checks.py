@@ -21,8 +21,17 @@ from runner.schedule import message_locale, recipients
 from runner.templates import Renderer, RenderError
 
 
-def cross_references(loaded: Loaded) -> Iterator[Problem]:
+def cross_references(loaded: Loaded, customers: set[str] | None = None) -> Iterator[Problem]:
+    """What no single file shows: names that must exist, sums that must agree, contacts a
+    policy needs. `customers`: only what concerns these (their files, invoices and policies'
+    pairs), the rest being known to be right (another revision's unchanged part); None: all."""
     repo = loaded.repo
+    if customers is not None:  # what is gone through; names are looked up in the whole
+        repo = replace(
+            repo,
+            customers={c: repo.customers[c] for c in customers if c in repo.customers},
+            invoices={i: v for i, v in repo.invoices.items() if v.customer in customers},
+        )
     src = loaded.sources
     settings_src = src.get(("settings", "settings"))
     policy = repo.settings.defaults.policy

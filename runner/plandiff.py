@@ -61,7 +61,9 @@ def revision(root: Path, ref: str, head: Loaded | None = None) -> Iterator[Repos
         return
     with tempfile.TemporaryDirectory(prefix="nudge-rev-") as folder:
         git.export_files(root, ref, sorted(changed), Path(folder))
-        loaded = repository.load_revision(root, head, Path(folder), changed)
+        loaded = repository.load_revision(
+            root, head, Path(folder), changed, lambda base: affected(head.repo, base)
+        )
     errors = sorted({p for p in loaded.problems if p.severity == "error"})
     if errors:
         shown = "\n".join(f"  {p}" for p in errors[:20])

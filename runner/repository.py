@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -207,19 +207,23 @@ def _load(root: Path, listing: dict[str, list[str]], templates: frozenset[str]) 
 DATA_PATHS = ("settings.yaml", *DATA_FOLDERS, "templates")
 
 
-def load_revision(root: Path, head: Loaded, base: Path, changed: set[str]) -> Loaded:
+def load_revision(
+    root: Path,
+    head: Loaded,
+    base: Path,
+    changed: set[str],
+    concerned: Callable[[Repository], set[str] | None] | None = None,
+) -> Loaded:
     """The repository as another git revision holds it, from `head` (this working tree's load)
     and only the files that differ between the two: `changed`, paths relative to the root, of
     which the revision's versions are under `base` (a path missing there is one it lacks). Every
     other file is the same in both, so what it gave is taken from `head` without reading it
     again, except an invoice whose customer's currency changed (it is read again from `root`).
     settings.yaml must be the same in both, and `head` valid (the caller reads the whole revision
-    otherwise)."""
+    otherwise). `concerned`: the customers the difference can concern, given the revision
+    (None: any); the names and sums only they are part of are checked again, as the rest is
+    what `head`, valid, holds."""
     settings = head.repo.settings
-    by_path: dict[str, list[tuple[str, str]]] = {}
-    for (kind, name), source in head.sources.items():
-        if kind != "settings":
-            by_path.setdefault(source.doc.path, []).append((kind, name))
     reader = _Reader(base, {})
     for folder in ("policies", "customers"):
         reader.listing[folder] = [
@@ -243,12 +247,11 @@ def load_revision(root: Path, head: Loaded, base: Path, changed: set[str]) -> Lo
         for c in {*customers, *head.repo.customers}
         if _currency(customers.get(c)) != _currency(head.repo.customers.get(c))
     }
-    again = [
-        path
-        for path, names in by_path.items()
-        if path not in changed
-        and any(k == "invoice" and head.repo.invoices[n].customer in moved for k, n in names)
-    ]
+    again = {
+        head.sources[("invoice", invoice.id)].doc.path
+        for customer in moved
+        for invoice in head.repo.invoices_of(customer)
+    } - changed  # the files of invoices whose customer's currency changed
     new_files = [r for r in sorted(changed) if _is_data(r, "invoices") and (base / r).is_file()]
     fresh = _invoices_of(base, new_files, settings, customers, reader)
     fresh += _invoices_of(root, sorted(again), settings, customers, reader)
@@ -267,7 +270,7 @@ def load_revision(root: Path, head: Loaded, base: Path, changed: set[str]) -> Lo
     loaded.sources[("settings", "settings")] = head.sources[("settings", "settings")]
     from runner.checks import cross_references  # it imports this module
 
-    loaded.problems.extend(cross_references(loaded))
+    loaded.problems.extend(cross_references(loaded, concerned(repo) if concerned else None))
     return loaded
 
 

@@ -2,7 +2,8 @@
 (repository.load_revision): held to reading the whole revision, on random pull requests —
 policies, customers and invoices edited, added, deleted and renamed, a customer's currency
 changed under its invoices, files git does not track, templates added and removed, a duplicate
-id — the repository and the errors are the same."""
+id — the repository and the errors are the same, although only the customers the difference can
+concern are checked again."""
 
 from __future__ import annotations
 
@@ -126,7 +127,10 @@ def test_a_revision_from_the_changed_files_is_the_revision_read_whole(
     whole = repository.load(whole_folder)
     part_folder = tmp_path_factory.mktemp("part")
     git.export_files(root, base, sorted(changed), part_folder)
-    part = repository.load_revision(root, head, part_folder, changed)
+    # the names and sums checked again only where the difference can reach (as plan --against)
+    part = repository.load_revision(
+        root, head, part_folder, changed, lambda repo: plandiff.affected(head.repo, repo)
+    )
     assert part.repo.settings == whole.repo.settings
     assert part.repo.policies == whole.repo.policies
     assert part.repo.customers == whole.repo.customers
@@ -163,3 +167,21 @@ def test_plan_against_reads_only_what_changed(tmp_path: Path) -> None:
                  "--days", "14")  # fmt: skip
     assert done.code == 0, done.err
     assert "tier-1" in done.out
+
+
+def test_a_base_not_valid_where_the_change_is_says_so(tmp_path: Path) -> None:
+    """The base's names are checked again where the change reaches (here a customer's file
+    that names a policy the base does not have), although the rest is taken from this tree."""
+    root = git_repo(tmp_path / "repo")
+    acme = root / "customers" / "acme.yaml"
+    text = acme.read_text()
+    acme.write_text(text.replace("policy: five-stage", "policy: five-stages"))
+    run_git(root, "commit", "-qam", "a typo")
+    base = run_git(root, "rev-parse", "HEAD")
+    acme.write_text(text)  # the pull request fixes it
+    done = nudge("plan", "--root", str(root), "--against", base, "--today", "2026-11-23",
+                 "--days", "14")  # fmt: skip
+    assert done.code != 0
+    assert f"{base} itself is not valid, so there is nothing to compare with" in done.err
+    assert "customers/acme.yaml" in done.err
+    assert "policy 'five-stages' does not exist (did you mean 'five-stage'?)" in done.err
