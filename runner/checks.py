@@ -277,8 +277,19 @@ def attachments(loaded: Loaded, root: Path) -> Iterator[Problem]:
             )
 
 
-PARALLEL_CUSTOMERS = 2000
+PARALLEL_RENDERS = 400  # different renders; fewer are done in this process alone
 HTML_TEMPLATES = ("email.j2", "letter.j2", "macros.j2")  # e-mails and letters, and layouts
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One render `validate` does: a template on the data of the first customer of its shape."""
+
+    template: str
+    channel: str
+    customer: Customer
+    step: Step
+    sample: Sample
 
 
 def templates(loaded: Loaded, root: Path) -> Iterator[Problem]:
@@ -293,15 +304,18 @@ def templates(loaded: Loaded, root: Path) -> Iterator[Problem]:
             problem = _template_problem(exc, root, seen)
             if problem.message:
                 yield problem
-    pairs = list(_customer_policies(repo))
+    found_trials = list(_trials(repo))
+    # Every other one to each half: the first renders of each template and locale (compiling,
+    # the locale's data) are the slow ones, and they come early in the list.
+    trials = found_trials[0::2] + found_trials[1::2]
 
-    def render_all(part: list[tuple[Customer, Policy]]) -> list[Problem]:
-        return list(_render_for(loaded, renderer, root, part, set(seen)))
+    def render_all(part: list[Trial]) -> list[Problem]:
+        return list(_render(repo, renderer, root, part, set(seen)))
 
-    # Many customers: half of them tried in a second process (parallel.py), problems merged.
-    # What both halves render is compiled first, here, so the copy inherits it compiled.
+    # Many renders: half of them done in a second process (parallel.py), problems merged in
+    # order. What both halves render is compiled first, here, so the copy inherits it compiled.
     renderer.precompile(n for n in sorted(repo.templates) if n.endswith(HTML_TEMPLATES))
-    for found in parallel.halves(pairs, render_all, least=PARALLEL_CUSTOMERS):
+    for found in parallel.halves(trials, render_all, least=PARALLEL_RENDERS):
         for problem in found:
             key = (problem.path, problem.line, problem.message)
             if key not in seen:
@@ -309,17 +323,10 @@ def templates(loaded: Loaded, root: Path) -> Iterator[Problem]:
                 yield problem
 
 
-def _render_for(
-    loaded: Loaded,
-    renderer: Renderer,
-    root: Path,
-    pairs: list[tuple[Customer, Policy]],
-    seen: set[tuple[str, int, str]],
-) -> Iterator[Problem]:
-    """Each template these customers would get, rendered once per shape of their data."""
-    repo = loaded.repo
+def _trials(repo: Repository) -> Iterator[Trial]:
+    """Each template a customer would get, once per shape of their data (`_shape`)."""
     rendered: set[tuple[object, ...]] = set()
-    for customer, policy in pairs:
+    for customer, policy in _customer_policies(repo):
         own = sorted(
             (
                 i
@@ -336,20 +343,30 @@ def _render_for(
                 if found is None:
                     continue
                 shape = _shape(found, channel, customer, step, sample)
-                if shape in rendered:
-                    continue  # a customer whose data has this shape already rendered it
-                rendered.add(shape)
-                ctx = sample_context(repo, customer, step, channel, sample)
-                try:
-                    message = renderer.render(found, channel, ctx)
-                except RenderError as exc:
-                    problem = _template_problem(exc, root, seen)
-                    if problem.message:
-                        yield problem
-                    continue
-                if channel == "sms" and repo.settings.sms:
-                    limit = repo.settings.sms.max_segments
-                    yield from _sms_length(message.text, found, limit, seen)
+                if shape not in rendered:  # else a customer of this shape rendered it already
+                    rendered.add(shape)
+                    yield Trial(found, channel, customer, step, sample)
+
+
+def _render(
+    repo: Repository,
+    renderer: Renderer,
+    root: Path,
+    trials: list[Trial],
+    seen: set[tuple[str, int, str]],
+) -> Iterator[Problem]:
+    for trial in trials:
+        ctx = sample_context(repo, trial.customer, trial.step, trial.channel, trial.sample)
+        try:
+            message = renderer.render(trial.template, trial.channel, ctx)
+        except RenderError as exc:
+            problem = _template_problem(exc, root, seen)
+            if problem.message:
+                yield problem
+            continue
+        if trial.channel == "sms" and repo.settings.sms:
+            limit = repo.settings.sms.max_segments
+            yield from _sms_length(message.text, trial.template, limit, seen)
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ def test_templates_tried_in_two_processes_find_what_one_finds(
         danish.read_text().replace("{% block content %}", "{% block content %}{{ 1 / 0 }}")
     )
     loaded = repository.load(root)
-    monkeypatch.setattr(checks, "PARALLEL_CUSTOMERS", 2)
+    monkeypatch.setattr(checks, "PARALLEL_RENDERS", 2)
     monkeypatch.setenv("NUDGE_PROCESSES", "1")
     one = sorted(checks.templates(loaded, root))
     monkeypatch.setenv("NUDGE_PROCESSES", "2")
