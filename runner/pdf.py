@@ -9,10 +9,12 @@ letter has no resources outside its own HTML, and a template cannot make a run r
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import gc
 import io
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
@@ -48,7 +50,30 @@ def render(html: str) -> Pdf:
         fetcher = weasyprint.urls.URLFetcher(allowed_protocols=("data",))  # an inline logo
         document = weasyprint.HTML(string=html, url_fetcher=fetcher).render()
         data = document.write_pdf()
-    return Pdf(data, len(document.pages), tuple(warnings))
+        pages = len(document.pages)
+    del document
+    _give_back()
+    return Pdf(data, pages, tuple(warnings))
+
+
+def _give_back() -> None:
+    """A rendered document is a web of objects that refer to each other (boxes, fonts,
+    styles): freed only by a full collection, which a process holding 100k invoices runs
+    rarely, so every letter's stayed (some 220 MiB of a 100k `run`, 51 letters). Collected now
+    (cheap: the load is frozen out of collections), and the freed memory handed back to the
+    system where the C library can (glibc's malloc_trim): 172 -> 72 MiB over those letters."""
+    gc.collect()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl, macOS): its allocator, its way
+        return None
 
 
 @cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import sys
 import time
@@ -74,6 +75,10 @@ def run(args: argparse.Namespace) -> int:
     # what `nudge plan` shows, by the same path
     today_plan = simulate.forecast(repo, log, now, 1, args.only, pool)[0]
     jobs = _compose(repo, root, today_plan, log)
+    # The log, the plan and the messages live until the run ends: left out of the collections
+    # from here on, those of sending walk only what sending makes (a letter's PDF is collected
+    # after each: runner/pdf.py).
+    gc.freeze()
     if args.dry_run:
         print(_dry_run(today_plan, jobs))
         return 0
