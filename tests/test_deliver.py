@@ -8,6 +8,7 @@ import dataclasses
 from datetime import date
 from pathlib import Path
 
+import pytest
 from jinja2 import FileSystemLoader
 
 from runner import repository
@@ -85,3 +86,50 @@ def test_at_the_deadline_messages_waiting_for_a_connection_are_not_handed_over(
     log = index(read(root).entries)
     assert log.unknown == [] and log.claims == [] and log.keys == {}
     assert {j.outcome.status for j in jobs if j.outcome} == {"deferred"}
+
+
+@pytest.mark.parametrize("disk", ["quick", "slow"])
+def test_every_message_is_sent_once_after_its_hand_over_is_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, disk: str
+) -> None:
+    """The log's writes are done on the event loop while the disk is quick, and in a thread
+    once one write took longer than deliver.INLINE_WRITE_SECONDS: either way each message goes
+    once, and its hand-over is in the log before the server has its data."""
+    import threading
+
+    from runner import deliver
+
+    monkeypatch.setattr(deliver, "INLINE_WRITE_SECONDS", 60.0 if disk == "quick" else -1.0)
+    root = copy_sample(tmp_path / "repo")
+    loaded, jobs = jobs_of(root)
+    assert len(jobs) >= 3
+    writers: set[str] = set()
+    received_then: list[int] = []  # messages the server had as each hand-over was written
+    with SmtpPeer(None, require_auth=False) as peer:
+        settings = EmailSettings("127.0.0.1", peer.port, security="none", auth="none")
+        sending = batch(root, Smtp("email", loaded.repo, settings, None, None))
+        append = sending.writer.append_many
+
+        def watched(raws: list[dict[str, object]]) -> None:
+            writers.add(
+                "loop" if threading.current_thread() is threading.main_thread() else "thread"
+            )
+            for raw in raws:
+                if raw["status"] == "handover":
+                    received_then.append(len(peer.received))
+            append(raws)
+
+        monkeypatch.setattr(sending.writer, "append_many", watched)
+        sending.record_pending(jobs)
+        asyncio.run(sending.send_all(jobs))
+        received = len(peer.received)
+    assert {j.outcome.status for j in jobs if j.outcome} == {"sent"}
+    assert received == len(jobs)
+    assert writers == ({"loop"} if disk == "quick" else {"loop", "thread"})
+    # the k-th hand-over was on disk before the server had a k-th message
+    assert len(received_then) == len(jobs)
+    assert all(had < k for k, had in enumerate(received_then, start=1))
+    entries = read(root).entries
+    assert index(entries).unknown == []
+    sent = [e.raw["delivery"] for e in entries if e.raw["status"] == "sent"]
+    assert len(sent) == len(set(sent)) == len(jobs)
