@@ -309,18 +309,24 @@ def templates(loaded: Loaded, root: Path) -> Iterator[Problem]:
     # the locale's data) are the slow ones, and they come early in the list.
     trials = found_trials[0::2] + found_trials[1::2]
 
-    def render_all(part: list[Trial]) -> list[Problem]:
-        return list(_render(repo, renderer, root, part, set(seen)))
+    def render_all(part: list[Trial]) -> tuple[list[Problem], dict[str, sms.SmsLength]]:
+        longest: dict[str, sms.SmsLength] = {}
+        return list(_render(repo, renderer, root, part, set(seen), longest)), longest
 
     # Many renders: half of them done in a second process (parallel.py), problems merged in
     # order. What both halves render is compiled first, here, so the copy inherits it compiled.
     renderer.precompile(n for n in sorted(repo.templates) if n.endswith(HTML_TEMPLATES))
-    for found in parallel.halves(trials, render_all, least=PARALLEL_RENDERS):
+    longest: dict[str, sms.SmsLength] = {}
+    for found, lengths in parallel.halves(trials, render_all, least=PARALLEL_RENDERS):
         for problem in found:
             key = (problem.path, problem.line, problem.message)
             if key not in seen:
                 seen.add(key)
                 yield problem
+        for name, length in lengths.items():
+            _keep_longest(longest, name, length)
+    if repo.settings.sms:
+        yield from _too_long(longest, repo.settings.sms.max_segments)
 
 
 def _trials(repo: Repository) -> Iterator[Trial]:
@@ -354,7 +360,9 @@ def _render(
     root: Path,
     trials: list[Trial],
     seen: set[tuple[str, int, str]],
+    longest: dict[str, sms.SmsLength],
 ) -> Iterator[Problem]:
+    """The problems of these renders; the longest SMS of each template put in `longest`."""
     for trial in trials:
         ctx = sample_context(repo, trial.customer, trial.step, trial.channel, trial.sample)
         try:
@@ -364,9 +372,8 @@ def _render(
             if problem.message:
                 yield problem
             continue
-        if trial.channel == "sms" and repo.settings.sms:
-            limit = repo.settings.sms.max_segments
-            yield from _sms_length(message.text, trial.template, limit, seen)
+        if trial.channel == "sms":
+            _keep_longest(longest, trial.template, sms.measure(message.text.strip()))
 
 
 @dataclass(frozen=True)
@@ -465,18 +472,23 @@ def sample_context(
     return context.build(sample.repo, customer, step, [sample.invoice], to, locale, sample.day, cc)
 
 
-def _sms_length(
-    text: str, name: str, limit: int, seen: set[tuple[str, int, str]]
-) -> Iterator[Problem]:
-    length = sms.measure(text.strip())
-    if length.segments > limit:
-        message = (
-            f"SMS is {length.units} {length.encoding} characters = {length.segments} segments, "
-            f"more than settings sms.max_segments ({limit}): shorten it"
-        )
-        if (name, 1, message) not in seen:
-            seen.add((name, 1, message))
-            yield Problem(f"templates/{name}", 1, 1, message)
+def _keep_longest(longest: dict[str, sms.SmsLength], name: str, length: sms.SmsLength) -> None:
+    kept = longest.get(name)
+    if kept is None or (length.segments, length.units) > (kept.segments, kept.units):
+        longest[name] = length
+
+
+def _too_long(longest: dict[str, sms.SmsLength], limit: int) -> Iterator[Problem]:
+    """One problem per SMS template a customer would get longer than the limit: its longest."""
+    for name, length in sorted(longest.items()):
+        if length.segments > limit:
+            yield Problem(
+                f"templates/{name}",
+                1,
+                1,
+                f"SMS is {length.units} {length.encoding} characters = {length.segments} "
+                f"segments, more than settings sms.max_segments ({limit}): shorten it",
+            )
 
 
 def _template_problem(exc: RenderError, root: Path, seen: set[tuple[str, int, str]]) -> Problem:

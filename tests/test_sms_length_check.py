@@ -1,7 +1,7 @@
 """`validate` measures every SMS a customer would get against settings `sms.max_segments`: a
-template that renders longer is named, with its length, alphabet and segments (GSM 03.38 /
-3GPP TS 23.040: 160 GSM-7 septets or 70 UCS-2 units in one segment, 153 or 67 a segment when
-concatenated)."""
+template that renders longer is named once, with its longest text's length, alphabet and
+segments (GSM 03.38 / 3GPP TS 23.040: 160 GSM-7 septets or 70 UCS-2 units in one segment, 153
+or 67 a segment when concatenated)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ def test_an_sms_longer_than_the_limit_is_named_with_its_length(tmp_path: Path) -
     found = list(LINE.finditer(done.out))
     assert done.code == 1 and found, done.out
     named = {m["template"] for m in found}
+    assert len(named) == len(found), "one line per template (its longest text), not one per length"
     # every language a customer of the sample is written to in the last stage's text
     assert {t.split("/")[0] for t in named} == {"gentle-tier-3"}
     assert {t.split("/")[1].split(".")[0] for t in named} >= {"da", "en", "fa", "pl", "zh"}
