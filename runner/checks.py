@@ -313,8 +313,8 @@ def templates(loaded: Loaded, root: Path) -> Iterator[Problem]:
         longest: dict[str, sms.SmsLength] = {}
         return list(_render(repo, renderer, root, part, set(seen), longest)), longest
 
-    # Many renders: half of them done in a second process (parallel.py), problems merged in
-    # order. What both halves render is compiled first, here, so the copy inherits it compiled.
+    # Many renders: half of them done in a second process (parallel.py), problems merged (and
+    # sorted by the caller). What both render is compiled first, here: the copy inherits it.
     renderer.precompile(n for n in sorted(repo.templates) if n.endswith(HTML_TEMPLATES))
     longest: dict[str, sms.SmsLength] = {}
     for found, lengths in parallel.halves(trials, render_all, least=PARALLEL_RENDERS):

@@ -92,7 +92,7 @@ def _against(args: argparse.Namespace) -> int:
         log, _ = workspace.read_log(args.root, [pool, base_pool], day)
 
         # The two forecasts at once, the base tree's in a forked copy (parallel.py): a
-        # policy change at 100k invoices replays hundreds of customers for two weeks, twice.
+        # policy change at 100k invoices replays thousands of customers for two weeks, twice.
         def forecasts(trees: list[tuple[Repository, Repository]]) -> list[list[Plan]]:
             return [simulate.forecast(t, log, start, args.days, only, p) for t, p in trees]
 
