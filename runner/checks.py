@@ -372,7 +372,7 @@ def _render(
             if problem.message:
                 yield problem
             continue
-        if trial.channel == "sms":
+        if trial.channel == "sms" and repo.settings.sms:  # measured only against a limit
             _keep_longest(longest, trial.template, sms.measure(message.text.strip()))
 
 
