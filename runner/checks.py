@@ -277,6 +277,7 @@ def attachments(loaded: Loaded, root: Path) -> Iterator[Problem]:
             )
 
 
+Lengths = tuple[tuple[int, bool], ...]  # of the texts of an SMS that vary (`_text_lengths`)
 PARALLEL_RENDERS = 400  # different renders; fewer are done in this process alone
 HTML_TEMPLATES = ("email.j2", "letter.j2", "macros.j2")  # e-mails and letters, and layouts
 
@@ -330,8 +331,11 @@ def templates(loaded: Loaded, root: Path) -> Iterator[Problem]:
 
 
 def _trials(repo: Repository) -> Iterator[Trial]:
-    """Each template a customer would get, once per shape of their data (`_shape`)."""
+    """Each template a customer would get, once per shape of their data (`_shape`). Of SMS
+    trials of one shape only those whose texts no other's outdo (`_outdone`) are rendered."""
     rendered: set[tuple[object, ...]] = set()
+    measured = repo.settings.sms is not None
+    texts: dict[tuple[object, ...], dict[Lengths, Trial]] = {}
     for customer, policy in _customer_policies(repo):
         own = sorted(
             (
@@ -341,17 +345,47 @@ def _trials(repo: Repository) -> Iterator[Trial]:
             ),
             key=lambda i: (i.due, i.id),
         )
+        open_on = OpenOn(own)
         for step in policy.steps:
-            sample = sample_invoice(repo, customer, policy, step, own)
+            sample = sample_invoice(repo, customer, policy, step, own, open_on)
             for channel in step.channels:
                 locale = message_locale(repo, customer.locale, channel)
                 found = repo.template_for(step.template, locale, channel)
                 if found is None:
                     continue
                 shape = _shape(found, channel, customer, step, sample)
-                if shape not in rendered:  # else a customer of this shape rendered it already
+                trial = Trial(found, channel, customer, step, sample)
+                if channel == "sms":
+                    lengths = _text_lengths(customer, sample) if measured else ()
+                    shape += (len(lengths),)
+                    texts.setdefault(shape, {}).setdefault(lengths, trial)
+                elif shape not in rendered:  # else a customer of this shape rendered it already
                     rendered.add(shape)
-                    yield Trial(found, channel, customer, step, sample)
+                    yield trial
+    for by_lengths in texts.values():
+        # Whatever outdoes a trial comes before it in this order, and so does whatever outdoes
+        # that one: comparing with the trials kept is enough.
+        kept: list[Lengths] = []
+        for lengths in sorted(by_lengths, key=_weight, reverse=True):
+            if not any(_outdone(lengths, other) for other in kept):
+                kept.append(lengths)
+        keep = set(kept)
+        yield from (trial for lengths, trial in by_lengths.items() if lengths in keep)
+
+
+def _weight(lengths: Lengths) -> tuple[int, int]:
+    return sum(n for n, _ in lengths), sum(1 for _, gsm in lengths if not gsm)
+
+
+def _outdone(lengths: Lengths, other: Lengths) -> bool:
+    """Whether an SMS with these texts cannot be longer than one with another's: each of the
+    other's texts at least as long, and not GSM-7 where this one's is not (one character out of
+    GSM-7 makes the whole SMS UCS-2, of shorter segments). The template and the rest of the
+    shape being the same, the other's SMS has at least as many segments."""
+    return all(
+        n <= m and (gsm or not other_gsm)
+        for (n, gsm), (m, other_gsm) in zip(lengths, other, strict=True)
+    )
 
 
 def _render(
@@ -386,16 +420,49 @@ class Sample:
     repo: Repository
 
 
+class OpenOn:
+    """Whether an invoice is issued and not paid in full on a day. The day payments reach the
+    amount is found once per invoice (unless one was reversed), not summed again for every
+    step's day: `validate` asks this of every invoice for every step of every customer."""
+
+    def __init__(self, invoices: list[Invoice]) -> None:
+        self.paid_in_full: dict[int, date | None] = {
+            id(i): _paid_in_full(i) for i in invoices if all(p.amount >= 0 for p in i.payments)
+        }
+
+    def __call__(self, invoice: Invoice, day: date) -> bool:
+        if invoice.issued > day:
+            return False
+        key = id(invoice)
+        if key not in self.paid_in_full:
+            return invoice.paid_by(day) < invoice.amount
+        full = self.paid_in_full[key]
+        return full is None or day < full
+
+
+def _paid_in_full(invoice: Invoice) -> date | None:
+    paid = Decimal(0)
+    for payment in sorted(invoice.payments, key=lambda p: p.date):
+        paid += payment.amount
+        if paid >= invoice.amount:
+            return payment.date
+    return None
+
+
 def sample_invoice(
-    repo: Repository, customer: Customer, policy: Policy, step: Step, own: list[Invoice]
+    repo: Repository,
+    customer: Customer,
+    policy: Policy,
+    step: Step,
+    own: list[Invoice],
+    open_on: OpenOn | None = None,
 ) -> Sample:
     """The customer's latest invoice that reaches this step unpaid, or a stand-in of theirs."""
+    is_open = open_on or OpenOn(own)
     for invoice in reversed(own):
         day = invoice.due + timedelta(days=step.first_day)
-        if invoice.issued <= day and invoice.paid_by(day) < invoice.amount:
-            others = sum(
-                1 for i in own if i is not invoice and i.issued <= day and i.paid_by(day) < i.amount
-            )
+        if is_open(invoice, day):
+            others = sum(1 for i in own if i is not invoice and is_open(i, day))
             return Sample(invoice, day, others, repo)
     stand_in = Invoice(
         id="SAMPLE-1",
@@ -423,8 +490,8 @@ def _shape(
 
     Two customers with the same shape render the same template the same way, as far as errors
     go, so a repository of 10,000 customers renders each template a few times, not 10,000.
-    For an SMS the length matters too: its shape adds the length and alphabet (GSM-7 or not)
-    of every text that varies from customer to customer, so equal shapes measure the same.
+    For an SMS the months named and the count of other open invoices matter too (the words
+    differ); the lengths of its texts are `_text_lengths`.
     """
     invoice = sample.invoice
     roles = tuple(sorted({c.role for c in customer.contacts}))
@@ -442,21 +509,23 @@ def _shape(
         invoice.promise_broken(sample.day),
         step.deadline_days is not None,
     )
-    if channel == "sms":
-        texts = [
-            customer.name,
-            *(c.name for c in customer.contacts),
-            invoice.id,
-            str(invoice.amount),
-            invoice.description,
-        ]
-        shape += (
-            tuple((len(t), _gsm(t)) for t in texts),
-            sample.day.month,
-            invoice.due.month,
-            sample.others_open,
-        )
+    if channel == "sms":  # what changes the words of an SMS besides its texts' lengths
+        shape += (sample.day.month, invoice.due.month, sample.others_open)
     return shape
+
+
+def _text_lengths(customer: Customer, sample: Sample) -> Lengths:
+    """The length and alphabet (GSM-7 or not) of every text of an SMS that varies from customer
+    to customer: equal ones measure the same."""
+    invoice = sample.invoice
+    texts = [
+        customer.name,
+        *(c.name for c in customer.contacts),
+        invoice.id,
+        str(invoice.amount),
+        invoice.description,
+    ]
+    return tuple((len(t), _gsm(t)) for t in texts)
 
 
 def _gsm(text: str) -> bool:

@@ -56,3 +56,39 @@ def test_the_sample_fits_its_own_limit(tmp_path: Path) -> None:
     done = nudge("validate", "--root", str(root), env={"NUDGE_CACHE_DIR": "off"})
     assert done.code == 0, done.out
     assert "SMS is" not in done.out
+
+
+def test_the_longest_sms_is_found_among_customers_alike(tmp_path: Path) -> None:
+    """Customers whose data differ only in their texts' lengths render alike; validate tries only
+    those no other outdoes. A longer name in GSM-7 does not outdo a shorter one with a letter out
+    of GSM-7 (the whole SMS is then UCS-2, 67 units a segment): that one is the longest here."""
+    root = with_limit(copy_sample(tmp_path / "repo"), 1)
+    (root / "templates/gentle-tier-3/en.sms.j2").write_text(
+        "{{ customer.name }} / {{ invoices[0].id }}: please pay.", encoding="utf-8"
+    )
+    customer = (root / "customers/thames-analytics.yaml").read_text(encoding="utf-8")
+    invoice = (root / "invoices/2026/INV-1023.yaml").read_text(encoding="utf-8")
+    names = {
+        "long": "Thames " + "Analytics " * 10 + "Ltd",  # 110 characters, GSM-7: one segment
+        "wide": "Łódź " + "Analytics " * 5 + "Sp. z o.o.",  # 65, with Ł and ó: UCS-2
+        "short": "Tham Ltd",
+    }
+    for n, (key, name) in enumerate(names.items()):
+        (root / f"customers/thames-{key}.yaml").write_text(
+            customer.replace("id: thames-analytics", f"id: thames-{key}").replace(
+                "name: Thames Analytics Ltd", f'name: "{name}"'
+            ),
+            encoding="utf-8",
+        )
+        (root / f"invoices/2026/INV-902{n}.yaml").write_text(
+            invoice.replace("id: INV-1023", f"id: INV-902{n}").replace(
+                "customer: thames-analytics", f"customer: thames-{key}"
+            ),
+            encoding="utf-8",
+        )
+    done = nudge("validate", "--root", str(root), env={"NUDGE_CACHE_DIR": "off"})
+    found = {m["template"]: m for m in LINE.finditer(done.out)}
+    assert "gentle-tier-3/en.sms.j2" in found, done.out
+    m = found["gentle-tier-3/en.sms.j2"]
+    text = f"{names['wide']} / INV-9021: please pay."
+    assert (int(m["units"]), m["encoding"], int(m["segments"])) == (len(text), "UCS-2", 2), m[0]
