@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import secrets
 from datetime import datetime
 from email.header import Header
@@ -52,14 +53,14 @@ def _write(repo: Repository, out: Outgoing, sent_at: datetime | None) -> bytes:
     settings = repo.settings
     company = settings.company
     lines = [
-        "From: " + _mailbox(*parseaddr(header_value(sender_of(settings)))),
+        "From: " + _sender(header_value(sender_of(settings))),
         "To: " + _mailboxes(out.to),
     ]
     if out.cc:
         lines.append("Cc: " + _mailboxes(out.cc))
     reply_to = reply_to_of(settings)
     if reply_to:
-        lines.append("Reply-To: " + _mailbox(*parseaddr(header_value(reply_to))))
+        lines.append("Reply-To: " + _sender(header_value(reply_to)))
     lines += [
         "Subject: " + _text_header(header_value(out.subject), "Subject"),
         "Date: " + format_datetime(sent_at or preview_time(settings, out)),
@@ -75,6 +76,12 @@ def _write(repo: Repository, out: Outgoing, sent_at: datetime | None) -> bytes:
         files = [_attachment(path.name, path.read_bytes()) for path in out.attachments]
         body = _multipart("mixed", [body, *files])
     return (CRLF.join(lines) + CRLF + body).encode("ascii")
+
+
+@functools.lru_cache(maxsize=8)
+def _sender(text: str) -> str:
+    """The company's own From or Reply-To, the same on every message of a run: parsed once."""
+    return _mailbox(*parseaddr(text))
 
 
 def _mailbox(name: str, address: str) -> str:
