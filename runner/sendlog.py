@@ -119,6 +119,7 @@ class LogIndex:
     feedback: list[Entry] = field(default_factory=list)  # what came back (runner.feedback)
     _notes_index: dict[str, list[Entry]] | None = field(default=None, repr=False)
     _by_invoice: dict[str, list[str]] | None = field(default=None, repr=False)
+    _keys_of: dict[str, list[tuple[Key, str, str]]] = field(default_factory=dict, repr=False)
     _feedback_view: Any = field(default=None, repr=False)  # runner.feedback.rules.view()
 
     def state(self, key: str) -> KeyState | None:
@@ -126,7 +127,15 @@ class LogIndex:
 
     def of_invoice(self, invoice: str) -> list[tuple[Key, KeyState]]:
         """Every key of an invoice (all installments) with its state (grouped on first use, each
-        invoice's keys parsed when it is asked for)."""
+        invoice's keys parsed when it is first asked for)."""
+        return [(key, self.keys[text]) for key, text, _ in self._parsed(invoice)]
+
+    def _parsed(self, invoice: str) -> list[tuple[Key, str, str]]:
+        """The invoice's keys: parsed, as logged, and as Nudge writes them (str(key)). A plan
+        asks for them for every invoice every day it replays: parsed once, kept until `merge`."""
+        found = self._keys_of.get(invoice)
+        if found is not None:
+            return found
         if self._by_invoice is None:
             grouped: dict[str, list[str]] = {}
             for text in self.keys:
@@ -135,23 +144,26 @@ class LogIndex:
         found = []
         for text in self._by_invoice.get(invoice, ()):
             try:
-                found.append((Key.parse(text), self.keys[text]))
+                key = Key.parse(text)
             except ValueError:
                 continue  # a hand-edited line with a malformed key names no invoice
+            found.append((key, text, str(key)))
+        self._keys_of[invoice] = found
         return found
 
     def first_contact(self, invoice: str, installment: int | None) -> tuple[Key, KeyState] | None:
         """The first message the customer received about an invoice (or one installment):
         an e-mail, text or letter sent (tasks are ours), by the day it went out."""
-        sent = [
-            (key, state)
-            for key, state in self.of_invoice(invoice)
-            if key.installment == installment
-            and key.channel in ("email", "sms", "letter")
-            and state.status == "sent"
-            and state.day is not None
-        ]
-        return min(sent, key=lambda pair: (pair[1].day, str(pair[0])), default=None)
+        first: tuple[date, str, Key, KeyState] | None = None
+        for key, text, written in self._parsed(invoice):
+            if key.installment != installment or key.channel not in ("email", "sms", "letter"):
+                continue
+            state = self.keys[text]
+            if state.status != "sent" or state.day is None:
+                continue
+            if first is None or (state.day, written) < first[:2]:
+                first = (state.day, written, key, state)
+        return None if first is None else (first[2], first[3])
 
     def first_sent(self, invoice: str, installment: int | None, step: str) -> date | None:
         """The day a step was first sent for an invoice (or one installment of it), if it was."""
@@ -201,11 +213,14 @@ class LogIndex:
             merged._feedback_view = self._feedback_view
         if self._by_invoice is not None:
             grouped = dict(self._by_invoice)
+            parsed = dict(self._keys_of)
             for text in more.keys:
                 if text not in self.keys:
                     invoice = invoice_of(text)
                     grouped[invoice] = [*grouped.get(invoice, ()), text]
+                    parsed.pop(invoice, None)
             merged._by_invoice = grouped
+            merged._keys_of = parsed
         return merged
 
 
