@@ -176,14 +176,11 @@ def invoice_view(
 ) -> InvoiceView:
     policy = repo.policy_for(invoice)
     settings = repo.settings
-    fees = ledger.late_fees(invoice, policy, settings, day)
+    fees, paid, earned, balance = _balance(repo, invoice, day)
     statutory = policy is not None and policy.late_fee is not None and policy.late_fee.statutory
     late = statutory and day > invoice.due
     interest = ledger.statutory_interest(invoice, settings, day) if late else ZERO
     compensation = ledger.statutory_compensation(invoice, settings) if late else ZERO
-    paid = invoice.paid_by(day)
-    earned = ledger.discount_earned(invoice, day)
-    balance = invoice.amount + fees - paid - earned
     states = ledger.obligations(invoice, day)
     current = next((o for o in states if o.remaining > 0), None)
     due = current.due if current else invoice.due
@@ -221,6 +218,29 @@ def invoice_view(
         discount_earned=earned,
         stage=stage,
         previous=previous,
+    )
+
+
+def _balance(
+    repo: Repository, invoice: Invoice, day: date
+) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """Fees, paid, discount earned and the balance (what is asked) of an invoice on `day`."""
+    fees = ledger.late_fees(invoice, repo.policy_for(invoice), repo.settings, day)
+    paid = invoice.paid_by(day)
+    earned = ledger.discount_earned(invoice, day)
+    return fees, paid, earned, invoice.amount + fees - paid - earned
+
+
+def statement_total(repo: Repository, customer: Customer, day: date, currency: str) -> Decimal:
+    """The total of `statement` in one currency (its views' balances) without making the views:
+    a plan states it for every message of every day it replays."""
+    return sum(
+        (
+            _balance(repo, inv, day)[3]
+            for inv in repo.invoices_of(customer.id)
+            if inv.currency == currency and not inv.disputed and is_open(repo, inv, day)
+        ),
+        ZERO,
     )
 
 

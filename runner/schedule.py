@@ -715,8 +715,7 @@ def _delivery(
     group = sorted(group, key=lambda d: (d.invoice, d.rank))
     invoices = tuple(dict.fromkeys(d.invoice for d in group))
     first = repo.invoices[invoices[0]]
-    open_views = context.statement(repo, customer, today)
-    total = sum((v.balance for v in open_views if v.currency == first.currency), Decimal(0))
+    total = context.statement_total(repo, customer, today, first.currency)
     locale = message_locale(repo, customer.locale, channel)
     template = repo.template_for(step.template, locale, channel) or step.template
     reasons = "; ".join(dict.fromkeys(f"{d.invoice}: {d.reason}" for d in group))
