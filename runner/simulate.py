@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
-from runner import ledger, schedule, sendlog
-from runner.model import Invoice, Repository
+from runner import latepay, ledger, schedule, sendlog
+from runner.model import Invoice, Policy, Repository
 from runner.sendlog import Entry
 
 ONE_DAY = timedelta(days=1)
@@ -53,12 +53,13 @@ def replay(
     last: date | None = None
     whole = of_customers(repo, only) if only is not None else repo
     first = of_customers(pool, only) if pool is not None and only is not None else pool
+    steady = steady_of(whole)
     for moment in moments:
         day = schedule.local_today(moment, repo.settings.defaults.timezone)
         if last is None:
             pool = first if first is not None else open_on(whole, day)
-        elif day >= last:
-            pool = open_on(pool or whole, day)  # a settled invoice stays settled: narrow it
+        elif day >= last and pool is not None:
+            pool = narrowed(whole, pool, day, last, steady)
         else:
             pool = open_on(whole, day)
         last = day
@@ -125,10 +126,64 @@ def of_customers(repo: Repository, only: Iterable[str]) -> Repository:
 def open_on(repo: Repository, day: date) -> Repository:
     """Only the invoices that may get a reminder, or be in a statement, on `day` or after: the
     others (void, written off, settled by the ledger's own rule) get no reminders and are in no
-    statement, so leaving them out changes nothing but the time a plan takes. A settled invoice
-    stays settled, so a replay narrows the same pool day by day; one not issued yet stays."""
+    statement, so leaving them out changes nothing but the time a plan takes. A replay narrows
+    the pool of the day before (`narrowed`); one not issued yet stays."""
     wanted = {i.id: i for i in repo.invoices.values() if may_matter(repo, i, day)}
     return replace(repo, invoices=wanted) if len(wanted) != len(repo.invoices) else repo
+
+
+def narrowed(
+    whole: Repository, pool: Repository, day: date, since: date, steady: dict[str, date]
+) -> Repository:
+    """`open_on(whole, day)` made from `pool`, `open_on(whole, since)` of an earlier day. Of the
+    invoices `steady` (`steady_of(whole)`), a settled one stays settled, so only the pool's are
+    looked at; and one still open on `since` stays open if no payment of it is dated from then
+    on: it is kept without its balance worked out again. The others are worked out every day."""
+    if day < since:
+        return open_on(whole, day)
+    candidates = pool.invoices
+    back = {k for k in whole.invoices if k not in steady and k not in candidates}
+    if back:
+        candidates = {k: v for k, v in whole.invoices.items() if k in candidates or k in back}
+    latest = since + ONE_DAY
+    wanted = {
+        k: i
+        for k, i in candidates.items()
+        if (k in steady and steady[k] < since and i.issued <= latest) or may_matter(whole, i, day)
+    }
+    return replace(pool, invoices=wanted) if wanted.keys() != pool.invoices.keys() else pool
+
+
+def steady_of(repo: Repository) -> dict[str, date]:
+    """The invoices whose balance only payments lower, and only the days passing raise (no
+    payment reversed, no negative fee, no statutory interest below zero), each with the day of
+    its last payment (`date.min`: none): such an invoice once settled stays settled, and once
+    open stays open until a payment comes. Void and written-off ones are left out."""
+    growing: dict[str, bool] = {}
+    found = {}
+    for invoice in repo.invoices.values():
+        if invoice.void or invoice.written_off or any(p.amount < 0 for p in invoice.payments):
+            continue
+        policy = repo.policy_for(invoice)
+        if policy is not None:
+            if policy.id not in growing:
+                growing[policy.id] = _fees_grow(policy)
+            if not growing[policy.id]:
+                continue
+        if invoice.law is not None:
+            rate = latepay.yearly_rate(invoice.law, repo.settings)
+            if rate is not None and rate < 0:
+                continue
+        found[invoice.id] = max((p.date for p in invoice.payments), default=date.min)
+    return found
+
+
+def _fees_grow(policy: Policy) -> bool:
+    """Whether the policy's late fees can only grow as days pass (none negative)."""
+    rule = policy.late_fee
+    if rule is not None and rule.percent is not None and rule.percent < 0:
+        return False
+    return all(step.fee is None or step.fee >= 0 for step in policy.steps)
 
 
 def deciding(repo: Repository, pool: Repository, log: sendlog.LogIndex, day: date) -> Repository:
