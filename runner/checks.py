@@ -18,6 +18,7 @@ from runner.errors import Problem
 from runner.loaded import Loaded, Source
 from runner.model import Customer, Invoice, Policy, Repository, Step, locale_chain
 from runner.schedule import message_locale, recipients
+from runner.simulate import paid_on
 from runner.templates import Renderer, RenderError
 
 
@@ -427,7 +428,7 @@ class OpenOn:
 
     def __init__(self, invoices: list[Invoice]) -> None:
         self.paid_in_full: dict[int, date | None] = {
-            id(i): _paid_in_full(i) for i in invoices if all(p.amount >= 0 for p in i.payments)
+            id(i): paid_on(i) for i in invoices if all(p.amount >= 0 for p in i.payments)
         }
 
     def __call__(self, invoice: Invoice, day: date) -> bool:
@@ -438,15 +439,6 @@ class OpenOn:
             return invoice.paid_by(day) < invoice.amount
         full = self.paid_in_full[key]
         return full is None or day < full
-
-
-def _paid_in_full(invoice: Invoice) -> date | None:
-    paid = Decimal(0)
-    for payment in sorted(invoice.payments, key=lambda p: p.date):
-        paid += payment.amount
-        if paid >= invoice.amount:
-            return payment.date
-    return None
 
 
 def sample_invoice(
