@@ -119,7 +119,8 @@ class LogIndex:
     feedback: list[Entry] = field(default_factory=list)  # what came back (runner.feedback)
     _notes_index: dict[str, list[Entry]] | None = field(default=None, repr=False)
     _by_invoice: dict[str, list[str]] | None = field(default=None, repr=False)
-    _keys_of: dict[str, list[tuple[Key, str, str]]] = field(default_factory=dict, repr=False)
+    # parsed keys by invoice, when `remember_keys` asked for them to be kept
+    _keys_of: dict[str, list[tuple[Key, str, str]]] | None = field(default=None, repr=False)
     _feedback_view: Any = field(default=None, repr=False)  # runner.feedback.rules.view()
 
     def state(self, key: str) -> KeyState | None:
@@ -130,12 +131,19 @@ class LogIndex:
         invoice's keys parsed when it is first asked for)."""
         return [(key, self.keys[text]) for key, text, _ in self._parsed(invoice)]
 
+    def remember_keys(self) -> None:
+        """Keep each invoice's keys once parsed (and `extended` indexes too): a replay asks for
+        them for every invoice every day. Not kept otherwise: `run` holds its index while it
+        sends, and at 100k invoices the parsed keys would be some 40 MiB more."""
+        if self._keys_of is None:
+            self._keys_of = {}
+
     def _parsed(self, invoice: str) -> list[tuple[Key, str, str]]:
-        """The invoice's keys: parsed, as logged, and as Nudge writes them (str(key)). A plan
-        asks for them for every invoice every day it replays: parsed once, kept until `merge`."""
-        found = self._keys_of.get(invoice)
-        if found is not None:
-            return found
+        """The invoice's keys: parsed, as logged, and as Nudge writes them (str(key))."""
+        if self._keys_of is not None:
+            kept = self._keys_of.get(invoice)
+            if kept is not None:
+                return kept
         if self._by_invoice is None:
             grouped: dict[str, list[str]] = {}
             for text in self.keys:
@@ -148,7 +156,8 @@ class LogIndex:
             except ValueError:
                 continue  # a hand-edited line with a malformed key names no invoice
             found.append((key, text, str(key)))
-        self._keys_of[invoice] = found
+        if self._keys_of is not None:
+            self._keys_of[invoice] = found
         return found
 
     def first_contact(self, invoice: str, installment: int | None) -> tuple[Key, KeyState] | None:
@@ -213,14 +222,17 @@ class LogIndex:
             merged._feedback_view = self._feedback_view
         if self._by_invoice is not None:
             grouped = dict(self._by_invoice)
-            parsed = dict(self._keys_of)
+            parsed = None if self._keys_of is None else dict(self._keys_of)
             for text in more.keys:
                 if text not in self.keys:
                     invoice = invoice_of(text)
                     grouped[invoice] = [*grouped.get(invoice, ()), text]
-                    parsed.pop(invoice, None)
+                    if parsed is not None:
+                        parsed.pop(invoice, None)
             merged._by_invoice = grouped
             merged._keys_of = parsed
+        elif self._keys_of is not None:
+            merged._keys_of = {}
         return merged
 
 

@@ -49,6 +49,7 @@ def replay(
     `open_on(repo, first day)` when the caller has it already."""
     result = Replay()
     base = log if log is not None else sendlog.index([])
+    base.remember_keys()
     index = base
     last: date | None = None
     whole = of_customers(repo, only) if only is not None else repo
