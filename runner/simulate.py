@@ -49,17 +49,20 @@ def replay(
     `open_on(repo, first day)` when the caller has it already."""
     result = Replay()
     base = log if log is not None else sendlog.index([])
-    base.remember_keys()
+    moments = list(moments)
+    if len(moments) > 1:  # one day (`run`, `plan`) asks for each invoice's keys once or so
+        base.remember_keys()
     index = base
     last: date | None = None
     whole = of_customers(repo, only) if only is not None else repo
     first = of_customers(pool, only) if pool is not None and only is not None else pool
-    steady = steady_of(whole)
+    steady: dict[str, date] | None = None  # steady_of(whole), from the second day on
     for moment in moments:
         day = schedule.local_today(moment, repo.settings.defaults.timezone)
         if last is None:
             pool = first if first is not None else open_on(whole, day)
         elif day >= last and pool is not None:
+            steady = steady if steady is not None else steady_of(whole)
             pool = narrowed(whole, pool, day, last, steady)
         else:
             pool = open_on(whole, day)
