@@ -120,7 +120,7 @@ class LogIndex:
     _notes_index: dict[str, list[Entry]] | None = field(default=None, repr=False)
     _by_invoice: dict[str, list[str]] | None = field(default=None, repr=False)
     # parsed keys by invoice, when `remember_keys` asked for them to be kept
-    _keys_of: dict[str, list[tuple[Key, str, str]]] | None = field(default=None, repr=False)
+    _keys_of: dict[str, list[tuple[Key, str]]] | None = field(default=None, repr=False)
     _feedback_view: Any = field(default=None, repr=False)  # runner.feedback.rules.view()
 
     def state(self, key: str) -> KeyState | None:
@@ -129,7 +129,7 @@ class LogIndex:
     def of_invoice(self, invoice: str) -> list[tuple[Key, KeyState]]:
         """Every key of an invoice (all installments) with its state (grouped on first use, each
         invoice's keys parsed when it is first asked for)."""
-        return [(key, self.keys[text]) for key, text, _ in self._parsed(invoice)]
+        return [(key, self.keys[text]) for key, text in self._parsed(invoice)]
 
     def remember_keys(self) -> None:
         """Keep each invoice's keys once parsed (and `extended` indexes too): a replay of many
@@ -138,8 +138,8 @@ class LogIndex:
         if self._keys_of is None:
             self._keys_of = {}
 
-    def _parsed(self, invoice: str) -> list[tuple[Key, str, str]]:
-        """The invoice's keys: parsed, as logged, and as Nudge writes them (str(key))."""
+    def _parsed(self, invoice: str) -> list[tuple[Key, str]]:
+        """The invoice's keys, parsed and as logged."""
         if self._keys_of is not None:
             kept = self._keys_of.get(invoice)
             if kept is not None:
@@ -155,7 +155,7 @@ class LogIndex:
                 key = Key.parse(text)
             except ValueError:
                 continue  # a hand-edited line with a malformed key names no invoice
-            found.append((key, text, str(key)))
+            found.append((key, text))
         if self._keys_of is not None:
             self._keys_of[invoice] = found
         return found
@@ -163,16 +163,16 @@ class LogIndex:
     def first_contact(self, invoice: str, installment: int | None) -> tuple[Key, KeyState] | None:
         """The first message the customer received about an invoice (or one installment):
         an e-mail, text or letter sent (tasks are ours), by the day it went out."""
-        first: tuple[date, str, Key, KeyState] | None = None
-        for key, text, written in self._parsed(invoice):
+        first: tuple[date, Key, KeyState] | None = None
+        for key, text in self._parsed(invoice):
             if key.installment != installment or key.channel not in ("email", "sms", "letter"):
                 continue
             state = self.keys[text]
             if state.status != "sent" or state.day is None:
                 continue
-            if first is None or (state.day, written) < first[:2]:
-                first = (state.day, written, key, state)
-        return None if first is None else (first[2], first[3])
+            if first is None or (state.day, str(key)) < (first[0], str(first[1])):
+                first = (state.day, key, state)
+        return None if first is None else (first[1], first[2])
 
     def first_sent(self, invoice: str, installment: int | None, step: str) -> date | None:
         """The day a step was first sent for an invoice (or one installment of it), if it was."""
