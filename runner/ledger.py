@@ -104,9 +104,14 @@ def late_fees(invoice: Invoice, policy: Policy | None, settings: Settings, day: 
     rule = policy.late_fee
     if rule is not None and rule.percent is not None and days_late >= rule.from_day:
         periods = (days_late - rule.from_day) // rule.every_days + 1
+        # With no payment reversed what is credited only grows: once nothing of the amount is
+        # open at the start of a period, nothing is at any later one either.
+        growing = all(p.amount >= 0 for p in invoice.payments)
         for period in range(periods):
             start = invoice.due + timedelta(days=rule.from_day + period * rule.every_days)
             base = max(principal_balance(invoice, start), ZERO)
+            if base == 0 and growing:
+                break
             fees += rounded(base * rule.percent / HUNDRED, invoice.currency)
     elif rule is not None and rule.statutory and days_late > 0:
         fees += statutory_interest(invoice, settings, day)
@@ -155,7 +160,30 @@ def open_balance(invoice: Invoice, policy: Policy | None, settings: Settings, da
 
 
 def settled(invoice: Invoice, policy: Policy | None, settings: Settings, day: date) -> bool:
-    return open_balance(invoice, policy, settings, day) <= 0
+    """Whether `open_balance` is <= 0; its late fees worked out only when they can decide it."""
+    principal = principal_balance(invoice, day)
+    if principal > 0 and fees_never_negative(invoice, policy, settings):
+        return False  # fees only add to what is still open
+    return principal + late_fees(invoice, policy, settings, day) <= 0
+
+
+def fees_never_negative(invoice: Invoice, policy: Policy | None, settings: Settings) -> bool:
+    """Whether every late fee `late_fees` can add for this invoice is >= 0, on any day: no
+    negative percentage or step fee, no statutory rate or compensation below zero."""
+    if policy is None:
+        return True
+    if any(step.fee is not None and step.fee < 0 for step in policy.steps):
+        return False
+    rule = policy.late_fee
+    if rule is None:
+        return True
+    if rule.percent is not None and rule.percent < 0:
+        return False
+    if not rule.statutory or invoice.law is None:
+        return True
+    rate = latepay.yearly_rate(invoice.law, settings)
+    fixed = latepay.compensation(invoice.law, invoice.amount, invoice.currency, settings)
+    return (rate is None or rate >= 0) and (fixed is None or fixed >= 0)
 
 
 def fees_only(invoice: Invoice, policy: Policy | None, settings: Settings, day: date) -> bool:

@@ -167,23 +167,53 @@ def occurrences(
     `after` another has one occurrence once that step was sent (`sent_on` says when)."""
     found: list[Occurrence] = []
     limit = (until - due).days if until is not None else None
+    fixed = _fixed_occurrences(policy, due)
     for index, step in enumerate(policy.steps):
         if step.after is not None:
             follow = _following(policy, step, due, sent_on)
             if follow is not None and (until is None or follow <= until):
                 found.append(Occurrence(index, step, (follow - due).days, follow))
             continue
-        if limit is not None and step.first_day > limit:
-            continue
-        seen: set[date] = set()
-        for day in step_days(step, due):
-            if limit is not None and day > limit:
+        for occ in fixed[index]:
+            if limit is not None and occ.day > limit:
                 break
-            moved = calendar.next_business_day(due + timedelta(days=day), policy.calendar)
-            if moved not in seen:
-                seen.add(moved)
-                found.append(Occurrence(index, step, day, moved))
+            found.append(occ)
     return found
+
+
+# id(policy) -> (the policy, kept so the id is not reused; due date -> `_fixed_occurrences`)
+_FIXED: dict[int, tuple[Policy, dict[date, tuple[tuple[Occurrence, ...], ...]]]] = {}
+FIXED_POLICIES = 64  # policies whose occurrences are kept; more, and the oldest are forgotten
+
+
+def _fixed_occurrences(policy: Policy, due: date) -> tuple[tuple[Occurrence, ...], ...]:
+    """For each step of the policy not `after` another, every occurrence for an obligation due
+    on `due`, in the order of its days (empty for the others). The same for every invoice of the
+    policy due that day, and asked for every day of a forecast: worked out once."""
+    kept = _FIXED.get(id(policy))
+    if kept is None or kept[0] is not policy:
+        while len(_FIXED) >= FIXED_POLICIES:
+            del _FIXED[next(iter(_FIXED))]
+        kept = _FIXED[id(policy)] = (policy, {})
+    by_due = kept[1]
+    found = by_due.get(due)
+    if found is None:
+        found = by_due[due] = tuple(
+            () if step.after is not None else _step_occurrences(policy, index, step, due)
+            for index, step in enumerate(policy.steps)
+        )
+    return found
+
+
+def _step_occurrences(policy: Policy, index: int, step: Step, due: date) -> tuple[Occurrence, ...]:
+    found = []
+    seen: set[date] = set()
+    for day in step_days(step, due):
+        moved = calendar.next_business_day(due + timedelta(days=day), policy.calendar)
+        if moved not in seen:
+            seen.add(moved)
+            found.append(Occurrence(index, step, day, moved))
+    return tuple(found)
 
 
 def _following(policy: Policy, step: Step, due: date, sent_on: SentOn | None) -> date | None:
@@ -228,10 +258,13 @@ def stop_reason(
         return "disputed: reminders stop until the dispute is settled (remove 'disputed')"
     if invoice.issued > today:
         return f"not issued until {invoice.issued}"
-    balance = ledger.open_balance(invoice, policy, repo.settings, today)
-    if balance <= 0:
-        return _paid(invoice, today)
-    if not policy.chase_fees and ledger.principal_balance(invoice, today) <= 0:
+    principal = ledger.principal_balance(invoice, today)
+    balance: Decimal | None = None  # the open balance: fees worked out only when they matter
+    if principal <= 0 or not ledger.fees_never_negative(invoice, policy, repo.settings):
+        balance = ledger.open_balance(invoice, policy, repo.settings, today)
+        if balance <= 0:
+            return _paid(invoice, today)
+    if not policy.chase_fees and principal <= 0:
         return (
             f"the invoice is paid; the {balance} {invoice.currency} of late fees left is not "
             "reminded (the policy says chase_fees: false)"
@@ -244,7 +277,9 @@ def stop_reason(
     if promise is not None and promise_known(invoice, today) and today <= promise.date:
         given = f" on {promise.made}" if promise.made else ""
         return f"customer promised{given} to pay by {promise.date}: waiting until then"
-    if balance < policy.min_balance:
+    if balance is None and principal < policy.min_balance:  # else it is at least the minimum
+        balance = ledger.open_balance(invoice, policy, repo.settings, today)
+    if balance is not None and balance < policy.min_balance:
         return (
             f"balance {balance} {invoice.currency} is below the policy minimum {policy.min_balance}"
         )
