@@ -280,7 +280,9 @@ def attachments(loaded: Loaded, root: Path) -> Iterator[Problem]:
 
 Lengths = tuple[tuple[int, bool], ...]  # of the texts of an SMS that vary (`_text_lengths`)
 PARALLEL_RENDERS = 400  # different renders; fewer are done in this process alone
-HTML_TEMPLATES = ("email.j2", "letter.j2", "macros.j2")  # e-mails and letters, and layouts
+HTML_TEMPLATES = ("email.j2", "letter.j2")  # e-mails and letters, and (`_in_html`) the shared
+PARALLEL_COMPILES = 40  # templates to compile (in two environments) before a copy helps
+TRIAL_BYTES = 24  # of template compiled in the time a customer's trials take to find (measured)
 
 
 @dataclass(frozen=True)
@@ -298,6 +300,7 @@ def templates(loaded: Loaded, root: Path) -> Iterator[Problem]:
     """Every template parses; every one a customer would get renders against their data."""
     repo = loaded.repo
     renderer = Renderer(FileSystemLoader(str(root / "templates")))
+    found_trials = _compile_and_find_trials(repo, renderer, root)
     seen: set[tuple[str, int, str]] = set()
     for name in sorted(repo.templates):
         try:
@@ -306,9 +309,8 @@ def templates(loaded: Loaded, root: Path) -> Iterator[Problem]:
             problem = _template_problem(exc, root, seen)
             if problem.message:
                 yield problem
-    found_trials = list(_trials(repo))
-    # Every other one to each half: the first renders of each template and locale (compiling,
-    # the locale's data) are the slow ones, and they come early in the list.
+    # Every other one to each half: the first renders of each template and locale (the
+    # locale's data) are the slow ones, and they come early in the list.
     trials = found_trials[0::2] + found_trials[1::2]
 
     def render_all(part: list[Trial]) -> tuple[list[Problem], dict[str, sms.SmsLength]]:
@@ -316,8 +318,8 @@ def templates(loaded: Loaded, root: Path) -> Iterator[Problem]:
         return list(_render(repo, renderer, root, part, set(seen), longest)), longest
 
     # Many renders: half of them done in a second process (parallel.py), problems merged (and
-    # sorted by the caller). What both render is compiled first, here: the copy inherits it.
-    renderer.precompile(n for n in sorted(repo.templates) if n.endswith(HTML_TEMPLATES))
+    # sorted by the caller). Every template is compiled by now, here: the copy inherits them.
+    renderer.precompile("html", [n for n in sorted(repo.templates) if _in_html(n)])
     longest: dict[str, sms.SmsLength] = {}
     for found, lengths in parallel.halves(trials, render_all, least=PARALLEL_RENDERS):
         for problem in found:
@@ -329,6 +331,50 @@ def templates(loaded: Loaded, root: Path) -> Iterator[Problem]:
             _keep_longest(longest, name, length)
     if repo.settings.sms:
         yield from _too_long(longest, repo.settings.sms.max_segments)
+
+
+def _in_html(name: str) -> bool:
+    """Whether a template is rendered as HTML too: e-mails, letters, and what they import."""
+    return name.endswith(HTML_TEMPLATES) or name.startswith("_")
+
+
+def _compile_and_find_trials(repo: Repository, renderer: Renderer, root: Path) -> list[Trial]:
+    """Every template compiled for plain text (what `check_syntax` asks for) and for HTML where
+    one is rendered so, and the trials found (`_trials`). Compiling is seconds of Python for a
+    hundred templates: with a bytecode cache a forked copy compiles its share meanwhile
+    (parallel.py) and this process reads them back from the cache instead (milliseconds)."""
+    names = sorted(repo.templates)
+    jobs = [("plain", n) for n in names] + [("html", n) for n in names if _in_html(n)]
+    folder = root / "templates"
+    cost = {job: _size(folder / job[1]) for job in jobs}
+    # Two bundles of about the same work: this process's also finds the trials, which take
+    # about as long as compiling TRIAL_BYTES of template per customer.
+    loads = [len(repo.customers) * TRIAL_BYTES, 0]
+    bundles: list[list[tuple[str, str]]] = [[("trials", "")], []]
+    for job in sorted(jobs, key=lambda j: (-cost[j], j)):
+        lighter = 0 if loads[0] <= loads[1] else 1
+        bundles[lighter].append(job)
+        loads[lighter] += cost[job]
+
+    def work(part: list[list[tuple[str, str]]]) -> list[Trial]:
+        found: list[Trial] = []
+        for kind, name in (job for bundle in part for job in bundle):
+            if kind == "trials":
+                found = list(_trials(repo))
+            else:
+                renderer.precompile(kind, [name])
+        return found
+
+    if not renderer.caches_bytecode() or len(jobs) < PARALLEL_COMPILES:
+        return work(bundles)  # no cache to hand the copy's work back through, or little work
+    return parallel.halves(bundles, work, least=2)[0]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _trials(repo: Repository) -> Iterator[Trial]:

@@ -212,11 +212,16 @@ class Renderer:
         subject = body.splitlines()[0] if body else ""
         return Rendered(subject, body + "\n")
 
-    def precompile(self, names: Iterable[str]) -> None:
-        """Compile for HTML now what rendering will ask for (syntax errors: check_syntax)."""
+    def precompile(self, kind: str, names: Iterable[str]) -> None:
+        """Compile now, for "plain" text or "html", what rendering will ask for (into the
+        bytecode cache too, when there is one). Syntax errors: check_syntax tells them."""
+        env = self.html if kind == "html" else self.plain
         for name in names:
-            with contextlib.suppress(TemplateError, UnicodeDecodeError):  # check_syntax tells
-                self.html.get_template(name)
+            with contextlib.suppress(TemplateError, UnicodeDecodeError, OSError):
+                env.get_template(name)
+
+    def caches_bytecode(self) -> bool:
+        return self.plain.bytecode_cache is not None and self.html.bytecode_cache is not None
 
     def check_syntax(self, name: str) -> None:
         try:

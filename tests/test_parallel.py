@@ -66,23 +66,35 @@ def test_a_failure_in_the_second_process_is_raised_here(monkeypatch: pytest.Monk
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.parametrize("cache", ["off", "folder"])
 def test_templates_tried_in_two_processes_find_what_one_finds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: str
 ) -> None:
+    """Renders, and with a bytecode cache the compiling too (the copy's share read back from the
+    cache), done in two processes: the same problems, a syntax error wherever it was compiled."""
     from runner import checks
 
-    monkeypatch.setenv("NUDGE_CACHE_DIR", "off")
     root = copy_sample(tmp_path / "repo")
     danish = root / "templates" / "gentle-tier-1" / "da.email.j2"
     danish.write_text(
         danish.read_text().replace("{% block content %}", "{% block content %}{{ 1 / 0 }}")
     )
+    broken = ["templates/call/pl.task.j2", "templates/final-notice/en.letter.j2"]
+    for name in broken:  # a short one and a long one: one compiled by each process
+        path = root / name
+        path.write_text(path.read_text() + "\n{% if unclosed %}\n")
     loaded = repository.load(root)
     monkeypatch.setattr(checks, "PARALLEL_RENDERS", 2)
-    monkeypatch.setenv("NUDGE_PROCESSES", "1")
-    one = sorted(checks.templates(loaded, root))
-    monkeypatch.setenv("NUDGE_PROCESSES", "2")
-    two = sorted(checks.templates(loaded, root))
+    found = []
+    for processes in ("1", "2"):
+        folder = tmp_path / f"cache-{processes}"
+        monkeypatch.setenv("NUDGE_CACHE_DIR", "off" if cache == "off" else str(folder))
+        monkeypatch.setenv("NUDGE_PROCESSES", processes)
+        found.append(sorted(checks.templates(loaded, root)))
+    one, two = found
     assert one == two
-    assert [p.path for p in one] == ["templates/gentle-tier-1/da.email.j2"]
-    assert "division by zero" in one[0].message
+    assert [p.path for p in one] == sorted(["templates/gentle-tier-1/da.email.j2", *broken])
+    assert "division by zero" in next(p.message for p in one if "da.email" in p.path)
+    assert all("Unexpected end of template" in p.message for p in one if p.path in broken)
+    if cache == "folder":  # what the copy compiled came back through the cache
+        assert len(list((tmp_path / "cache-2" / "jinja-plain").iterdir())) >= 100
