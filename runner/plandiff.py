@@ -42,8 +42,11 @@ MOST_CHANGED = 2000  # files; a revision further apart is read whole
 
 
 @contextmanager
-def revision(root: Path, ref: str, head: Loaded | None = None) -> Iterator[Repository]:
-    """The repository as git revision `ref` holds it (valid, or NudgeError saying so). With
+def revision(
+    root: Path, ref: str, head: Loaded | None = None
+) -> Iterator[tuple[Repository, set[str] | None]]:
+    """The repository as git revision `ref` holds it (valid, or NudgeError saying so), and with
+    `head` the customers whose plan can differ (`affected`; None: all, or no `head`). With
     `head`, this working tree's (valid) load, only the files that differ are read (the pull-request
     check compares two trees that differ in a few files); else, or when the settings differ,
     the whole revision."""
@@ -57,13 +60,17 @@ def revision(root: Path, ref: str, head: Loaded | None = None) -> Iterator[Repos
                 raise workspace.NudgeError(
                     f"{ref} itself is not valid, so there is nothing to compare with: {exc}"
                 ) from None
-            yield loaded.repo
+            yield loaded.repo, affected(head.repo, loaded.repo) if head is not None else None
         return
+    concerned: dict[str, set[str] | None] = {}  # worked out once: the check and the plan ask
+
+    def concern(base: Repository) -> set[str] | None:
+        concerned["customers"] = affected(head.repo, base)
+        return concerned["customers"]
+
     with tempfile.TemporaryDirectory(prefix="nudge-rev-") as folder:
         git.export_files(root, ref, sorted(changed), Path(folder))
-        loaded = repository.load_revision(
-            root, head, Path(folder), changed, lambda base: affected(head.repo, base)
-        )
+        loaded = repository.load_revision(root, head, Path(folder), changed, concern)
     errors = sorted({p for p in loaded.problems if p.severity == "error"})
     if errors:
         shown = "\n".join(f"  {p}" for p in errors[:20])
@@ -71,7 +78,9 @@ def revision(root: Path, ref: str, head: Loaded | None = None) -> Iterator[Repos
             f"{ref} itself is not valid, so there is nothing to compare with: "
             f"{len(errors)} error(s):\n{shown}"
         )
-    yield loaded.repo
+    if "customers" not in concerned:
+        concern(loaded.repo)
+    yield loaded.repo, concerned["customers"]
 
 
 def affected(head: Repository, base: Repository) -> set[str] | None:

@@ -161,8 +161,11 @@ def test_plan_against_reads_only_what_changed(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace("at: 14,", "at: 16,"))
     changed = git.changed_files(root, base, repository.DATA_PATHS)
     assert changed == {"policies/gentle.yaml"}
-    with revision(root, base, repository.load(root)) as repo:
+    head = repository.load(root)
+    with revision(root, base, head) as (repo, differ):
         assert repo.policies["gentle"].steps[2].at == 14
+        assert differ == plandiff.affected(head.repo, repo)  # the gentle policy's customers
+        assert differ and differ < set(head.repo.customers)
     done = nudge("plan", "--root", str(root), "--against", base, "--today", "2026-11-23",
                  "--days", "14")  # fmt: skip
     assert done.code == 0, done.err

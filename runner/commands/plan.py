@@ -79,11 +79,10 @@ def _against(args: argparse.Namespace) -> int:
     repo = loaded.repo
     start = workspace.now(args, repo.settings.defaults.timezone)
     day = local_today(start, repo.settings.defaults.timezone)
-    with plandiff.revision(args.root, args.against, loaded) as base_repo:
+    with plandiff.revision(args.root, args.against, loaded) as (base_repo, differ):
         # Only the customers whose plan can differ are planned, in both trees: every other
         # customer's plan is the same in both (plandiff.affected), so it is no part of the change;
         # nor are their invoices part of the pools, or their log months read.
-        differ = plandiff.affected(repo, base_repo)
         only = args.only or (sorted(differ) if differ is not None else None)
         pool, base_pool = (
             open_on(simulate.of_customers(tree, only) if only is not None else tree, day)
