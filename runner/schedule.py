@@ -23,13 +23,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from functools import cache
+from functools import cache, cached_property
 from zoneinfo import ZoneInfo
 
 from runner import calendar, context, ledger
 from runner.feedback import rules as feedback
 from runner.model import Contact, Customer, Invoice, Policy, Repository, Step
-from runner.sendlog import Key, LogIndex
+from runner.sendlog import KeyState, LogIndex, key_text
 
 ONE_DAY = timedelta(days=1)
 NOTE_REACH_DAYS = 3  # a contact by hand covers reminders due up to this many days before it
@@ -60,6 +60,12 @@ class Occurrence:
     def rank(self) -> tuple[int, int]:
         """How advanced: the day counted from the due date first, the step's place second."""
         return (self.day, self.step_index)
+
+    @cached_property
+    def iso_date(self) -> str:
+        """`date` as keys write it: an occurrence is shared by the policy's invoices due the
+        same day (`_fixed_occurrences`), and asked for its keys every day of a forecast."""
+        return self.date.isoformat()
 
 
 @dataclass(frozen=True)
@@ -322,7 +328,7 @@ def decide_invoice(
     decisions: list[Decision] = []
     for occ in occurrences(policy, anchor, until, sent_on):
         for channel in occ.step.channels:
-            key = str(Key(invoice.id, installment, occ.step.id, occ.date, channel))
+            key = key_text(invoice.id, installment, occ.step.id, occ.iso_date, channel)
             status, why = _status(log, key, occ, today, reason)
             decisions.append(
                 Decision(
@@ -389,22 +395,33 @@ def _status(
 ) -> tuple[str, str]:
     state = log.state(key)
     if state is not None:
-        when = f" on {state.day}" if state.day else ""
-        words = {
-            "sent": f"already sent{when}",
-            "unknown": f"outcome unknown{when} (the run stopped mid-send): a person must check "
-            "and resolve it before it is sent again",
-            "failed": f"failed{when}: {state.entry.get('reason', 'see the log')}",
-            "claimed": f"being sent by run {state.entry.get('run', '?')}, which claimed it",
-            "superseded": f"superseded{when}",
-            "missed": f"missed{when}",
-        }
-        return state.status, words.get(state.status, state.status)
+        return state.status, _logged(state)
     if stopped is not None:
         return "stopped", stopped
     if occ.date > today:
         return "future", f"scheduled for {occ.date} (day {occ.day})"
     return "candidate", ""
+
+
+def _logged(state: KeyState) -> str:
+    """What the log says of a key, in words (only the status's own are made: a forecast asks
+    for every occurrence already logged, every day)."""
+    when = f" on {state.day}" if state.day else ""
+    status = state.status
+    if status == "sent":
+        return f"already sent{when}"
+    if status == "unknown":
+        return (
+            f"outcome unknown{when} (the run stopped mid-send): a person must check and resolve "
+            "it before it is sent again"
+        )
+    if status == "failed":
+        return f"failed{when}: {state.entry.get('reason', 'see the log')}"
+    if status == "claimed":
+        return f"being sent by run {state.entry.get('run', '?')}, which claimed it"
+    if status in ("superseded", "missed"):
+        return f"{status}{when}"
+    return status
 
 
 def _resolve_candidates(

@@ -87,14 +87,20 @@ class Key:
     channel: str
 
     def __str__(self) -> str:
-        inst = f"#{self.installment}" if self.installment is not None else ""
-        return f"{self.invoice}{inst}/{self.step}/{self.day.isoformat()}/{self.channel}"
+        day = self.day.isoformat()
+        return key_text(self.invoice, self.installment, self.step, day, self.channel)
 
     @staticmethod
     def parse(text: str) -> Key:
         head, step, day, channel = text.rsplit("/", 3)
         invoice, _, inst = head.partition("#")
         return Key(invoice, int(inst) if inst else None, step, date.fromisoformat(day), channel)
+
+
+def key_text(invoice: str, installment: int | None, step: str, day: str, channel: str) -> str:
+    """A key as the log writes it (`str(Key(...))`), `day` in ISO form."""
+    inst = f"#{installment}" if installment is not None else ""
+    return f"{invoice}{inst}/{step}/{day}/{channel}"
 
 
 @dataclass(frozen=True)
@@ -170,7 +176,12 @@ class LogIndex:
             state = self.keys[text]
             if state.status != "sent" or state.day is None:
                 continue
-            if first is None or (state.day, str(key)) < (first[0], str(first[1])):
+            # by day; on the same day by key (written form made only for such a tie)
+            if (
+                first is None
+                or state.day < first[0]
+                or (state.day == first[0] and str(key) < str(first[1]))
+            ):
                 first = (state.day, key, state)
         return None if first is None else (first[1], first[2])
 
