@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
-from runner import latepay, ledger, schedule, sendlog
-from runner.model import Invoice, Policy, Repository
+from runner import ledger, schedule, sendlog
+from runner.model import Invoice, Repository
 from runner.sendlog import Entry
 
 ONE_DAY = timedelta(days=1)
@@ -160,34 +160,18 @@ def narrowed(
 
 def steady_of(repo: Repository) -> dict[str, date]:
     """The invoices whose balance only payments lower, and only the days passing raise (no
-    payment reversed, no negative fee, no statutory interest below zero), each with the day of
-    its last payment (`date.min`: none): such an invoice once settled stays settled, and once
-    open stays open until a payment comes. Void and written-off ones are left out."""
-    growing: dict[str, bool] = {}
+    payment reversed, no fee that can be negative: `ledger.fees_never_negative`, and fees none
+    of which is negative only add up as days pass), each with the day of its last payment
+    (`date.min`: none): such an invoice once settled stays settled, and once open stays open
+    until a payment comes. Void and written-off ones are left out."""
     found = {}
     for invoice in repo.invoices.values():
         if invoice.void or invoice.written_off or any(p.amount < 0 for p in invoice.payments):
             continue
-        policy = repo.policy_for(invoice)
-        if policy is not None:
-            if policy.id not in growing:
-                growing[policy.id] = _fees_grow(policy)
-            if not growing[policy.id]:
-                continue
-        if invoice.law is not None:
-            rate = latepay.yearly_rate(invoice.law, repo.settings)
-            if rate is not None and rate < 0:
-                continue
+        if not ledger.fees_never_negative(invoice, repo.policy_for(invoice), repo.settings):
+            continue
         found[invoice.id] = max((p.date for p in invoice.payments), default=date.min)
     return found
-
-
-def _fees_grow(policy: Policy) -> bool:
-    """Whether the policy's late fees can only grow as days pass (none negative)."""
-    rule = policy.late_fee
-    if rule is not None and rule.percent is not None and rule.percent < 0:
-        return False
-    return all(step.fee is None or step.fee >= 0 for step in policy.steps)
 
 
 def deciding(repo: Repository, pool: Repository, log: sendlog.LogIndex, day: date) -> Repository:
