@@ -6,12 +6,12 @@ import json
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from runner import git, repository, workspace
 from runner.loaded import Loaded
-from runner.model import Invoice, Repository
+from runner.model import Invoice, Policy, Repository
 from runner.output import counted
 from runner.schedule import Delivery, Plan
 
@@ -104,6 +104,32 @@ def affected(head: Repository, base: Repository) -> set[str] | None:
     orphans = {i.customer for i in head.invoices.values() if i.customer not in head.customers}
     orphans |= {i.customer for i in base.invoices.values() if i.customer not in base.customers}
     return found | orphans
+
+
+def decided_alike(head: Repository, base: Repository, customers: set[str] | None) -> bool:
+    """Whether the two trees make the same decisions for these customers every day (None, all
+    of them, is not worked out: False): their settings, template names, customers and invoices
+    are the same, and a policy that differs does so only in what its steps put into a message
+    (`_when`). Then a forecast of one tree gives the other's decisions too
+    (simulate.forecast_alike): only the messages they are grouped into can differ."""
+    if customers is None or head.settings != base.settings or head.templates != base.templates:
+        return False
+    for customer in customers:
+        if head.customers.get(customer) != base.customers.get(customer):
+            return False
+        if not _same(head.invoices_of(customer), base.invoices_of(customer)):
+            return False
+    names = {*head.policies, *base.policies}
+    return all(_when(head.policies.get(p)) == _when(base.policies.get(p)) for p in names)
+
+
+def _when(policy: Policy | None) -> Policy | None:
+    """The policy without what its steps put into a message, and the schedule never reads:
+    their template, who is in copy, their description."""
+    if policy is None:
+        return None
+    steps = tuple(replace(s, template="", cc=(), description="") for s in policy.steps)
+    return replace(policy, steps=steps)
 
 
 def _same(these: tuple[Invoice, ...], those: tuple[Invoice, ...]) -> bool:

@@ -144,6 +144,9 @@ class Plan:
     deliveries: list[Delivery] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
     stopped: dict[str, str] = field(default_factory=dict)  # invoice -> why no reminders
+    # Where each delivery stands in the day's order: (0, customer, channel, policy, step) for a
+    # reminder, (1, n) for the task of what came back n-th; `merged` sorts by it.
+    order: list[tuple[object, ...]] = field(default_factory=list)
 
     def with_status(self, *statuses: str) -> list[Decision]:
         """Today's decisions with these statuses (not the ones already in the log)."""
@@ -645,10 +648,55 @@ def plan(
 ) -> Plan:
     """Every decision for every invoice, and the due ones grouped into deliveries (`only`: of
     these customers or invoices; None: of all, an empty list: of none)."""
-    company_today = local_today(now, repo.settings.defaults.timezone)
-    result = Plan(company_today)
     wanted = set(only) if only is not None else None
-    due: dict[tuple[str, str, str, int], list[Decision]] = {}
+    result, days = _decide_all(repo, log, now, explain, wanted)
+    _deliver(repo, log, result, days, now, wanted)
+    return result
+
+
+def plan_alike(
+    repo: Repository,
+    twin: Repository,
+    log: LogIndex,
+    now: datetime,
+    only: Iterable[str] | None = None,
+) -> tuple[Plan, Plan]:
+    """`plan` of two trees that decide alike (`plandiff.decided_alike`: they differ only in what
+    goes into a message, not in when or whether it is sent), decided once: the plan of `repo`,
+    and `twin`'s deliveries (its plan without the decisions, which are those of the first)."""
+    wanted = set(only) if only is not None else None
+    result, days = _decide_all(repo, log, now, False, wanted)
+    other = Plan(result.today, decisions=list(result.decisions))
+    _deliver(repo, log, result, days, now, wanted)
+    _deliver(twin, log, other, days, now, wanted)
+    return result, Plan(other.today, deliveries=other.deliveries, order=other.order)
+
+
+def merged(parts: list[Plan]) -> Plan:
+    """One day's plans of disjoint sets of customers as one plan of them all, in the order
+    `plan` gives (deliveries by `order`, decisions and stops by invoice)."""
+    if len(parts) == 1:
+        return parts[0]
+    placed = sorted(
+        ((o, d) for p in parts for o, d in zip(p.order, p.deliveries, strict=True)),
+        key=lambda pair: pair[0],
+    )
+    decisions = sorted((d for p in parts for d in p.decisions), key=lambda d: d.invoice)
+    stopped = dict(sorted(item for p in parts for item in p.stopped.items()))
+    return Plan(
+        parts[0].today,
+        deliveries=[d for _, d in placed],
+        decisions=decisions,
+        stopped=stopped,
+        order=[o for o, _ in placed],
+    )
+
+
+def _decide_all(
+    repo: Repository, log: LogIndex, now: datetime, explain: bool, wanted: set[str] | None
+) -> tuple[Plan, dict[str, date]]:
+    """The plan's decisions (no deliveries yet), and each customer's own today."""
+    result = Plan(local_today(now, repo.settings.defaults.timezone))
     days: dict[str, date] = {}
     for invoice in sorted(repo.invoices.values(), key=lambda i: i.id):
         if wanted is not None and invoice.customer not in wanted and invoice.id not in wanted:
@@ -660,10 +708,23 @@ def plan(
         if reason is not None:
             result.stopped[invoice.id] = reason
         result.decisions.extend(decisions)
-        for d in decisions:
-            if d.status == "due":
-                due.setdefault(_message_of(repo, d), []).append(d)
-    for (customer_id, channel, policy, _), group in sorted(due.items()):
+    return result, days
+
+
+def _deliver(
+    repo: Repository,
+    log: LogIndex,
+    result: Plan,
+    days: dict[str, date],
+    now: datetime,
+    wanted: set[str] | None,
+) -> None:
+    """The plan's due decisions grouped into its deliveries, and its tasks added."""
+    due: dict[tuple[str, str, str, int], list[Decision]] = {}
+    for d in result.decisions:
+        if d.status == "due":
+            due.setdefault(_message_of(repo, d), []).append(d)
+    for (customer_id, channel, policy, step), group in sorted(due.items()):
         delivery = _delivery(repo, log, customer_id, channel, group, days[customer_id])
         if policy:
             delivery = replace(delivery, separate=True)
@@ -671,10 +732,10 @@ def plan(
             _opted_out_everywhere(result, group)  # every number said STOP: not a failure
             continue
         result.deliveries.append(delivery)
+        result.order.append((0, customer_id, channel, policy, step))
     from runner.feedback import tasks  # builds on this module
 
     tasks.add(repo, log, result, now, wanted)
-    return result
 
 
 def _message_of(repo: Repository, d: Decision) -> tuple[str, str, str, int]:

@@ -23,6 +23,7 @@ ONE_DAY = timedelta(days=1)
 class Replay:
     plans: list[schedule.Plan] = field(default_factory=list)
     entries: list[Entry] = field(default_factory=list)
+    twins: list[schedule.Plan] = field(default_factory=list)  # the deliveries of `twin`
 
     @property
     def deliveries(self) -> list[schedule.Delivery]:
@@ -43,10 +44,12 @@ def replay(
     log: sendlog.LogIndex | None = None,
     only: list[str] | None = None,
     pool: Repository | None = None,
+    twin: Repository | None = None,
 ) -> Replay:
     """Plan at each moment in turn, each assuming what the ones before planned was sent.
     `only`: these customers (or invoices) only, None: everyone, []: no one. `pool`:
-    `open_on(repo, first day)` when the caller has it already."""
+    `open_on(repo, first day)` when the caller has it already. `twin`: a tree that decides as
+    `repo` does (schedule.plan_alike), whose deliveries each day are in `twins`."""
     result = Replay()
     base = log if log is not None else sendlog.index([])
     moments = list(moments)
@@ -67,7 +70,12 @@ def replay(
         else:
             pool = open_on(whole, day)
         last = day
-        plan = schedule.plan(deciding(repo, pool, index, day), index, moment, only=only)
+        today = deciding(repo, pool, index, day)
+        if twin is None:
+            plan = schedule.plan(today, index, moment, only=only)
+        else:
+            plan, other = schedule.plan_alike(today, alike(twin, today), index, moment, only)
+            result.twins.append(other)
         result.plans.append(plan)
         stamp = moment.isoformat()
         new = [
@@ -114,6 +122,29 @@ def forecast(
     open_on(repo, the first day), when the caller has it)."""
     moments = [start + timedelta(days=n) for n in range(days)]
     return replay(repo, moments, log, only, pool).plans
+
+
+def forecast_alike(
+    repo: Repository,
+    twin: Repository,
+    log: sendlog.LogIndex,
+    start: datetime,
+    days: int,
+    only: list[str] | None = None,
+    pool: Repository | None = None,
+) -> tuple[list[schedule.Plan], list[schedule.Plan]]:
+    """`forecast` of `repo`, and of `twin`, a tree that decides alike (the same invoices and
+    customers; policies that differ only in what goes into a message): the forecast's
+    decisions are made once, and each day's are grouped into each tree's deliveries. The twin's
+    plans hold its deliveries only."""
+    moments = [start + timedelta(days=n) for n in range(days)]
+    done = replay(repo, moments, log, only, pool, twin)
+    return done.plans, done.twins
+
+
+def alike(twin: Repository, today: Repository) -> Repository:
+    """`twin` with the invoices `today` decides on (a tree that decides alike has the same)."""
+    return replace(twin, invoices=today.invoices)
 
 
 def of_customers(repo: Repository, only: Iterable[str]) -> Repository:

@@ -7,6 +7,7 @@ concern are checked again."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date
 from pathlib import Path
@@ -15,15 +16,17 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from runner import git, plandiff, repository, schedule, sendlog
+from runner import git, plandiff, repository, schedule, sendlog, workspace
 from runner.plandiff import revision
-from runner.simulate import forecast
+from runner.simulate import forecast, forecast_alike
 
 from conftest import git as run_git
 from conftest import git_repo, nudge
 
 CHANGES = [
     "policy day",
+    "policy cc",
+    "policy template",
     "invoice paid",
     "invoice deleted",
     "invoice added",
@@ -44,6 +47,18 @@ def change(root: Path, kind: str, n: int) -> None:
     if kind == "policy day":
         path = root / "policies" / "gentle.yaml"
         path.write_text(path.read_text().replace("at: 14,", f"at: {15 + n % 5},"))
+    elif kind == "policy cc":  # what a message says, not when: forecast once for both trees
+        path = root / "policies" / "gentle.yaml"
+        path.write_text(
+            path.read_text().replace(
+                "at: 14, send: [email],", "at: 14, send: [email], cc: [finance],"
+            )
+        )
+    elif kind == "policy template":
+        path = root / "policies" / "gentle.yaml"
+        path.write_text(
+            path.read_text().replace("template: gentle-tier-1,", "template: gentle-tier-2,")
+        )
     elif kind == "invoice paid":
         text = invoice.read_text()
         if "payments:" not in text:
@@ -152,6 +167,10 @@ def test_a_revision_from_the_changed_files_is_the_revision_read_whole(
         theirs = [[d for d in p.deliveries if d.customer in differ] for p in head_plans]
         assert [p.deliveries for p in mine] == theirs
         assert plandiff.compare(some, mine, differ) == plandiff.compare(every, head_plans)
+        if plandiff.decided_alike(head.repo, part.repo, differ):  # one forecast for both
+            alike, twin = forecast_alike(head.repo, part.repo, log, start, 10, sorted(differ))
+            assert [p.deliveries for p in alike] == [p.deliveries for p in mine]
+            assert [p.deliveries for p in twin] == [p.deliveries for p in some]
 
 
 def test_plan_against_reads_only_what_changed(tmp_path: Path) -> None:
@@ -188,3 +207,31 @@ def test_a_base_not_valid_where_the_change_is_says_so(tmp_path: Path) -> None:
     assert f"{base} itself is not valid, so there is nothing to compare with" in done.err
     assert "customers/acme.yaml" in done.err
     assert "policy 'five-stages' does not exist (did you mean 'five-stage'?)" in done.err
+
+
+def test_a_change_of_what_a_message_says_is_compared_as_two_forecasts_would(
+    tmp_path: Path,
+) -> None:
+    """finance put in copy of tier-1 and its template changed: the trees decide alike, so
+    `plan --against` forecasts once, in two processes by customer; what it reports is what
+    forecasting each tree whole and comparing gives."""
+    root = git_repo(tmp_path / "repo")
+    base = run_git(root, "rev-parse", "HEAD")
+    whole_base = repository.load(root).repo
+    change(root, "policy cc", 0)
+    change(root, "policy template", 0)
+    head = repository.load(root)
+    assert plandiff.decided_alike(head.repo, whole_base, plandiff.affected(head.repo, whole_base))
+    done = nudge("plan", "--root", str(root), "--against", base, "--today", "2026-11-23",
+                 "--days", "40", "--format", "json", "--write-json", str(tmp_path / "out"),
+                 env={"NUDGE_CACHE_DIR": str(tmp_path / "cache")})  # fmt: skip
+    assert done.code == 0, done.err
+    log, _ = workspace.read_log(root)
+    start = schedule.noon(date(2026, 11, 23), head.repo.settings.defaults.timezone)
+    expected = plandiff.compare(
+        forecast(whole_base, log, start, 40), forecast(head.repo, log, start, 40)
+    )
+    assert expected and all(c.kind == "changed" for c in expected)
+    assert json.loads(done.out) == json.loads(plandiff.render(expected, "json", base))
+    written = json.loads((tmp_path / "out" / "plan-diff.json").read_text())
+    assert written == json.loads(done.out)

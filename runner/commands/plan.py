@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from runner import parallel, plandiff, render_plan, simulate, workspace
+from runner import parallel, plandiff, render_plan, schedule, simulate, workspace
 from runner.errors import NudgeError
 from runner.model import Repository
 from runner.schedule import Plan, local_today
@@ -89,20 +89,42 @@ def _against(args: argparse.Namespace) -> int:
             for tree in (repo, base_repo)
         )
         log, _ = workspace.read_log(args.root, [pool, base_pool], day)
+        # A change that only alters what goes into messages (a template, who is in copy)
+        # decides alike in both trees: one forecast gives both trees' messages.
+        alike = not args.only and plandiff.decided_alike(repo, base_repo, differ)
 
-        # The two forecasts at once, the base tree's in a forked copy (parallel.py): a
-        # policy change at 100k invoices replays thousands of customers for two weeks, twice.
-        def forecasts(trees: list[tuple[Repository, Repository]]) -> list[list[Plan]]:
-            return [simulate.forecast(t, log, start, args.days, only, p) for t, p in trees]
+        def forecasts(customers: list[str]) -> tuple[list[Plan], list[Plan]]:
+            if alike:
+                mine, theirs = simulate.forecast_alike(
+                    repo, base_repo, log, start, args.days, customers, pool
+                )
+            else:
+                mine = simulate.forecast(repo, log, start, args.days, customers, pool)
+                theirs = simulate.forecast(base_repo, log, start, args.days, customers, base_pool)
+            return _messages(mine), _messages(theirs)
 
-        halves = parallel.halves([(repo, pool), (base_repo, base_pool)], forecasts, least=2)
-        plans, base = [plans for half in halves for plans in half]
+        # The customers in two halves, each forecast in both trees by a process of its own
+        # (parallel.py): a policy change at 100k invoices replays thousands of customers for
+        # two weeks. Only the messages come back (all that is compared and written), not the
+        # decisions behind them, ten times as many to pickle.
+        customers = only if only is not None else sorted({*repo.customers, *base_repo.customers})
+        if args.only:  # as given (customers or invoices): not split
+            halves = [forecasts(customers)]
+        else:
+            halves = parallel.halves(customers, forecasts, least=2)
+        plans = [schedule.merged(list(day)) for day in zip(*(h[0] for h in halves), strict=True)]
+        base = [schedule.merged(list(day)) for day in zip(*(h[1] for h in halves), strict=True)]
     changes = plandiff.compare(base, plans, differ)
     if args.write_json:
         sizes = sms_sizes(repo, args.root, plans, log)
         _write_json(args.write_json, plans, sizes, changes, args.against)
     print(plandiff.render(changes, args.format, args.against))
     return 0
+
+
+def _messages(plans: list[Plan]) -> list[Plan]:
+    """The plans with their deliveries only."""
+    return [Plan(p.today, deliveries=p.deliveries, order=p.order) for p in plans]
 
 
 def _write_json(

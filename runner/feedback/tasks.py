@@ -38,7 +38,7 @@ def add(
     opened: set[str] = set()
     # in the order of their entries, whatever the order of the log's earlier history
     unreachable = sorted((u.entry for u in view.unreachable.values()), key=time_order)
-    for entry in unreachable + [e for e in log.feedback if e.status == "reply"]:
+    for n, entry in enumerate(unreachable + [e for e in log.feedback if e.status == "reply"]):
         customer = repo.customers.get(str(entry.get("customer")))
         if customer is None or customer.owner is None or not customer.owner.email:
             continue
@@ -48,6 +48,7 @@ def add(
         if task is not None and log.state(task.keys[0]) is None and task.keys[0] not in opened:
             opened.add(task.keys[0])
             result.deliveries.append(task)
+            result.order.append((1, n))
 
 
 def _stand_in(repo: Repository, log: LogIndex, d: Delivery) -> Delivery:
