@@ -15,7 +15,7 @@ from jinja2 import FileSystemLoader
 
 from runner import context, ledger, parallel, paths, sms
 from runner.errors import Problem
-from runner.loaded import Loaded, Source
+from runner.loaded import Loaded, SourceOf
 from runner.model import Customer, Invoice, Policy, Repository, Step, locale_chain
 from runner.schedule import message_locale, recipients
 from runner.simulate import paid_on
@@ -33,8 +33,9 @@ def cross_references(loaded: Loaded, customers: set[str] | None = None) -> Itera
             customers={c: repo.customers[c] for c in customers if c in repo.customers},
             invoices={i: v for i, v in repo.invoices.items() if v.customer in customers},
         )
-    src = loaded.sources
-    settings_src = src.get(("settings", "settings"))
+    # settings.yaml's place, unless it could not be read (looked up for a problem to place)
+    read = "settings" not in loaded.rejected
+    settings_src = loaded.source_of("settings", "settings") if read else None
     policy = repo.settings.defaults.policy
     if settings_src and policy not in repo.policies and not loaded.was_rejected("policy", policy):
         yield settings_src.problem(
@@ -44,7 +45,7 @@ def cross_references(loaded: Loaded, customers: set[str] | None = None) -> Itera
         if customer.policy not in repo.policies and not loaded.was_rejected(
             "policy", customer.policy
         ):
-            yield src[("customer", customer.id)].problem(
+            yield loaded.source_of("customer", customer.id).problem(
                 ("policy",), _unknown("policy", customer.policy, repo.policies)
             )
     payment = repo.settings.payment
@@ -73,7 +74,7 @@ def cross_references(loaded: Loaded, customers: set[str] | None = None) -> Itera
 def _tasks_stay_inside(loaded: Loaded, policy: Policy) -> Iterator[Problem]:
     """A task is for our own people: the owner, or a role under `staff` in settings.yaml."""
     ours = {"owner", *(c.role for c in loaded.repo.settings.staff)}
-    source = loaded.sources[("policy", policy.id)]
+    source = loaded.source_of("policy", policy.id)
     for index, step in enumerate(policy.steps):
         if step.task_to and "task" not in step.channels:
             yield source.problem(
@@ -108,7 +109,7 @@ def _unknown(kind: str, name: str, known: Mapping[str, object]) -> str:
 
 def _invoice(loaded: Loaded, invoice: Invoice) -> Iterator[Problem]:
     repo = loaded.repo
-    source = loaded.sources[("invoice", invoice.id)]
+    source = loaded.source_of("invoice", invoice.id)
     if invoice.customer not in repo.customers and not loaded.was_rejected(
         "customer", invoice.customer
     ):
@@ -184,7 +185,7 @@ def _missing_templates(loaded: Loaded, pairs: list[tuple[Customer, Policy]]) -> 
 def _customer_against_policy(
     loaded: Loaded, customer: Customer, policy: Policy
 ) -> Iterator[Problem]:
-    customer_src = loaded.sources[("customer", customer.id)]
+    customer_src = loaded.source_of("customer", customer.id)
     repo = loaded.repo
     for step in policy.steps:
         for channel in step.channels:
@@ -220,7 +221,7 @@ def _customer_against_policy(
         yield from _window_lines(customer_src, customer)
 
 
-def _window_lines(source: Source, customer: Customer) -> Iterator[Problem]:
+def _window_lines(source: SourceOf, customer: Customer) -> Iterator[Problem]:
     """A letter's address shows in an envelope's window: 6 lines in a DIN 5008 window (A4),
     5 in a US #10 window (US Letter), the customer's name included. The letter layout sets
     up to 9 (7 in the US) in smaller type; lines beyond those fall outside the window."""
@@ -263,7 +264,7 @@ def attachments(loaded: Loaded, root: Path) -> Iterator[Problem]:
         if not invoice.attachment:
             continue
         path = root / invoice.attachment
-        where = loaded.sources[("invoice", invoice.id)]
+        where = loaded.source_of("invoice", invoice.id)  # read only for a problem to place
         if not paths.is_inside(root, path):
             yield where.problem(
                 ("attachment",),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -16,7 +16,7 @@ from typing import Any
 from runner import latepay, parallel, paths, schema, snapshot, yamlload
 from runner.checks import cross_references
 from runner.errors import Problem
-from runner.loaded import FALLBACK_DEFAULTS, Loaded, Source
+from runner.loaded import FALLBACK_DEFAULTS, Loaded, Overlay, Source, SourceOf
 from runner.model import (
     WEEKDAYS,
     After,
@@ -106,7 +106,7 @@ def _link_refused(root: Path, entry: os.DirEntry[str], suffixes: tuple[str, ...]
 
 
 def _taken(
-    problems: list[Problem], kind: str, entity: Any, source: Source, out: dict[str, Any]
+    problems: list[Problem], kind: str, entity: Any, source: Source | SourceOf, out: dict[str, Any]
 ) -> bool:
     """Whether `entity`'s id is already taken in `out` (then a problem says by which file)."""
     if entity.id not in out:
@@ -124,8 +124,9 @@ def _by_components(name: str) -> str:
     return name.replace(os.sep, "\0")
 
 
-def load(root: Path) -> Loaded:
-    """Every data file read and checked (or the snapshot of the last load, if none changed)."""
+def load(root: Path, invoices: bool = True) -> Loaded:
+    """Every data file read and checked (or the snapshot of the last load, if none changed).
+    `invoices=False`: a snapshot may leave out the invoices (snapshot.load)."""
     with no_gc():
         refused: Refused = []
         listing = {folder: data_files(root, folder, refused) for folder in DATA_FOLDERS}
@@ -136,7 +137,7 @@ def load(root: Path) -> Loaded:
         read = [settings]
         read += [name for folder in DATA_FOLDERS for name in listing[folder]]
         fingerprint = snapshot.Fingerprint(root, read + templates + [p for p, _ in refused])
-        loaded = snapshot.load(root, fingerprint)
+        loaded = snapshot.load(root, fingerprint, invoices)
         if loaded is None:
             started = time.time_ns()
             base = len(str(root / "templates")) + 1
@@ -267,7 +268,6 @@ def load_revision(
     )
     repo = Repository(settings, customers, invoices, policies, templates)
     loaded = Loaded(repo, reader.problems + merged.problems, merged.sources, reader.rejected)
-    loaded.sources[("settings", "settings")] = head.sources[("settings", "settings")]
     from runner.checks import cross_references  # it imports this module
 
     loaded.problems.extend(cross_references(loaded, concerned(repo) if concerned else None))
@@ -312,43 +312,44 @@ class _Merge:
         self.head = head
         self.changed = changed
         self.reader = reader
-        self.sources: dict[tuple[str, str], Source] = {}
+        self.sources = Overlay(head.sources)  # the unchanged files' read only when asked for
         self.problems: list[Problem] = []
 
     def entities(self, kind: str, kept: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-        found: list[tuple[str, Any, Source]] = [
-            (self.head.sources[(kind, name)].doc.path, entity, self.head.sources[(kind, name)])
-            for name, entity in kept.items()
-            if self.head.sources[(kind, name)].doc.path not in self.changed
+        found: list[tuple[Any, Source | None]] = [
+            (entity, None) for entity in kept.values() if entity.path not in self.changed
         ]
         read = self.reader.sources
-        found += [(read[(kind, n)].doc.path, e, read[(kind, n)]) for n, e in new.items()]
+        found += [(e, read[(kind, n)]) for n, e in new.items()]
         out: dict[str, Any] = {}
-        for _, entity, source in sorted(found, key=lambda x: _by_components(x[0])):
-            if _taken(self.problems, kind, entity, source, out):
+        for entity, source in sorted(found, key=lambda x: _by_components(x[0].path)):
+            where = source or self.head.source_of(kind, entity.id)
+            if _taken(self.problems, kind, entity, where, out):
                 continue
             out[entity.id] = entity
-            self.sources[(kind, entity.id)] = source
+            if source is not None:
+                self.sources[(kind, entity.id)] = source
         return out
 
     def invoices(self, fresh: list[tuple[Source, Invoice]], read: set[str]) -> dict[str, Invoice]:
-        found = [
-            (source, self.head.repo.invoices[name])
-            for (kind, name), source in self.head.sources.items()
-            if kind == "invoice" and source.doc.path not in read
+        found: list[tuple[Source | SourceOf, Invoice]] = [
+            (self.head.source_of("invoice", i.id), i)
+            for i in self.head.repo.invoices.values()
+            if i.path not in read
         ]
         found += fresh
-        found.sort(key=lambda pair: _by_components(pair[0].doc.path))
+        found.sort(key=lambda pair: _by_components(pair[1].path))
         return _first_of_each_id(found, self.problems, self.sources)
 
 
 def _first_of_each_id(
-    found: list[tuple[Source, Invoice]],
+    found: Sequence[tuple[Source | SourceOf, Invoice]],
     problems: list[Problem],
-    sources: dict[tuple[str, str], Source],
+    sources: MutableMapping[tuple[str, str], Source],
 ) -> dict[str, Invoice]:
     """The invoices by id, the first file found for each: a later one with the same id is a
-    problem (added to `problems`); the source of each kept goes into `sources`."""
+    problem (added to `problems`); the source of each kept goes into `sources` (one already
+    there, a SourceOf, is not)."""
     invoices: dict[str, Invoice] = {}
     for source, invoice in found:
         if invoice.id in invoices:
@@ -360,7 +361,8 @@ def _first_of_each_id(
             )
             continue
         invoices[invoice.id] = invoice
-        sources[("invoice", invoice.id)] = source
+        if isinstance(source, Source):
+            sources[("invoice", invoice.id)] = source
     return invoices
 
 

@@ -31,7 +31,7 @@ from typing import Any
 from runner.errors import NudgeError
 from runner.loaded import Loaded, Source
 
-FORMAT = b"nudge-snapshot-1\n"
+FORMAT = b"nudge-snapshot-2\n"
 RACY_NS = 2_000_000_000
 # Libraries whose verdicts decide what a load accepts: a new version may judge differently.
 JUDGES = ("pyyaml", "babel", "email-validator", "phonenumbers", "holidays", "jsonschema")
@@ -83,18 +83,33 @@ def _path(root: Path) -> Path | None:
     return base / "snapshots" / f"{name[:32]}.pickle"
 
 
-def load(root: Path, fingerprint: Fingerprint) -> Loaded | None:
-    """The snapshot of `root` if every file is as it was when it was taken; else None."""
+def load(root: Path, fingerprint: Fingerprint, invoices: bool = True) -> Loaded | None:
+    """The snapshot of `root` if every file is as it was when it was taken; else None.
+    `invoices=False`: without the invoices but those with an attachment (`left_out`), when the
+    template checks are kept too (they need every invoice otherwise)."""
     path = _path(root)
     if path is None or not _kept_for(path.with_suffix(SOURCES), fingerprint):
         return None
     # From the file, frame by frame: never the whole snapshot in memory beside what it holds
-    # (80 MB at 100k invoices, the load's high-water mark)
-    loaded: Loaded | None = _read(path, fingerprint)
-    if loaded is None:
+    # (80 MB at 100k invoices, the load's high-water mark). The first frame is the load with
+    # only the invoices that have an attachment (what every load checks), the second every
+    # invoice, in their order.
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(len(fingerprint.header)) != fingerprint.header:
+                return None
+            loaded: Loaded = pickle.load(handle)
+            if loaded.template_problems is None:
+                loaded.template_problems = _read(path.with_suffix(CHECKS), fingerprint)
+            if invoices or loaded.template_problems is None:
+                loaded.repo = replace(loaded.repo, invoices=pickle.load(handle))
+            else:
+                loaded.left_out = True
+    except FileNotFoundError:
         return None
-    if loaded.template_problems is None:
-        loaded.template_problems = _read(path.with_suffix(CHECKS), fingerprint)
+    except Exception:
+        _forget(path)
+        return None
     loaded.sources = LazySources(path.with_suffix(SOURCES), fingerprint)
     return loaded
 
@@ -223,7 +238,11 @@ def _write(path: Path, fingerprint: Fingerprint, loaded: Loaded) -> None:
     sources = pickle.dumps(dict(loaded.sources), protocol=pickle.HIGHEST_PROTOCOL)
     if not _replace(path.with_suffix(SOURCES), fingerprint.header + sources):
         return
-    payload = pickle.dumps(replace(loaded, sources={}), protocol=pickle.HIGHEST_PROTOCOL)
+    invoices = loaded.repo.invoices
+    attached = {k: i for k, i in invoices.items() if i.attachment}
+    first = replace(loaded, sources={}, repo=replace(loaded.repo, invoices=attached))
+    payload = pickle.dumps(first, protocol=pickle.HIGHEST_PROTOCOL)
+    payload += pickle.dumps(invoices, protocol=pickle.HIGHEST_PROTOCOL)
     if _replace(path, fingerprint.header + payload):
         with contextlib.suppress(OSError):
             _prune(path.parent)

@@ -15,16 +15,20 @@ from runner.loaded import Loaded
 from runner.model import Invoice, Repository
 
 
-def load_valid(root: Path, sends: bool = False, templates: bool = True) -> Loaded:
+def load_valid(
+    root: Path, sends: bool = False, templates: bool = True, invoices: bool = True
+) -> Loaded:
     """The repository with every check passed (the files, their references, every template a
     customer would get), or the same refusal from every command: ConfigInvalid naming the first
     problems, exit 1 (2 from a command that would send). `templates=False` only for an old
-    revision loaded to compare with."""
+    revision loaded to compare with. `invoices=False` for a command that never reads the
+    company's invoices (`nudge test`): a snapshot's are then not read (`loaded.left_out`; the
+    repository holds only those with an attachment), the same checks passed all the same."""
     from runner import checks, repository
 
     if not root.is_dir():
         raise NudgeError(f"{root} is not a directory: give --root the Nudge repository")
-    loaded = repository.load(root)
+    loaded = repository.load(root, invoices)
     problems = checks.all_problems(loaded, root) if templates else loaded.problems
     errors = sorted({p for p in problems if p.severity == "error"})
     if errors:

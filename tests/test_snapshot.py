@@ -199,3 +199,40 @@ def test_the_template_checks_are_kept_beside_the_load_and_run_again_after_an_edi
     template.write_text(template.read_text() + "\n")
     again = checks.all_problems(repository.load(repo), repo)  # an edit: checked again
     assert rendered and again == first
+
+
+def test_nudge_test_reads_a_snapshot_without_the_invoices_and_refuses_the_same(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`nudge test` never looks at the company's invoices: from a snapshot with the template
+    checks beside it they are left out, but those with an attachment (every load checks them),
+    and it passes, or refuses, as reading every file would."""
+    from runner import checks
+
+    whole = repository.load(repo)
+    assert repository.load(repo, invoices=False).repo.invoices == whole.repo.invoices  # no checks
+    checks.all_problems(repository.load(repo), repo)  # what validate leaves beside the load
+    light = repository.load(repo, invoices=False)
+    assert light.left_out
+    assert light.repo.invoices == {k: i for k, i in whole.repo.invoices.items() if i.attachment}
+    assert light.repo.invoices  # the sample has one: INV-1042's PDF
+    assert (light.repo.customers, light.repo.policies) == (
+        whole.repo.customers,
+        whole.repo.policies,
+    )
+    assert repository.load(repo).repo == whole.repo  # and the whole load is the whole again
+    env = {"NUDGE_CACHE_DIR": str(repo.parent / "cache")}
+    snapshotted = nudge("test", "--root", str(repo), env=env)
+    assert snapshotted.code == 0, snapshotted.err
+    assert (snapshotted.out, snapshotted.code) == (
+        nudge("test", "--root", str(repo), env={"NUDGE_CACHE_DIR": "off"}).out,
+        0,
+    )
+    invoice = repo / "invoices" / "2026" / "INV-1042.yaml"  # outside: an error, from a snapshot too
+    invoice.write_text(invoice.read_text().replace("invoices/pdf/INV-1042.pdf", "../INV-1042.pdf"))
+    aged(repo)
+    nudge("validate", "--root", str(repo), env=env)
+    refused = nudge("test", "--root", str(repo), env=env)
+    assert refused.code == 1
+    assert "INV-1042.yaml" in refused.err and "outside the repository" in refused.err
+    assert repository.load(repo, invoices=False).left_out  # it was the snapshot that refused

@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     root: Path = args.root
-    loaded = workspace.load_valid(root)
+    loaded = workspace.load_valid(root, invoices=False)  # a case brings its own invoice
     files = [Path(c) for c in args.cases] or sorted((root / "policies" / "tests").glob("*.yaml"))
     if not files:
         raise NudgeError("no policy test cases: add some to policies/tests/ (see README)")
