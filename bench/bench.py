@@ -158,11 +158,7 @@ def main() -> int:
     if "years" not in skip and years:
         logyears.section(years, today, args, report)
     if "prcheck" not in skip and big >= 100000:
-        floor = found.get(big, {}).get("floor")
-        if floor is None:
-            result = common.worker("floor", {"root": str(roots[big])}, today, args.timeout)
-            floor = result.get("seconds") if result else None
-        prcheck.section(roots[big], floor, today, args, report)
+        prcheck.section(roots[big], found.get(big, {}).get("floor"), today, args, report)
     if "email" not in skip:
         sending.section(
             roots[min(sizes)], today, 200 if args.quick else args.messages, args, report

@@ -135,6 +135,21 @@ class Series:
         )
 
 
+def warm(root: Path) -> None:
+    """Every file under `root` read once, untimed, so a measurement starts with them in the page
+    cache, as a job does after the checkout that wrote them. This host pages out file data left
+    unread for about a minute: a command measured after another section read cold files from
+    disk, its floor warm ones (the floor varied 7-32 s between runs)."""
+    for folder, _, files in os.walk(root):
+        for name in files:
+            try:
+                with open(os.path.join(folder, name), "rb") as handle:
+                    while handle.read(1 << 20):
+                        pass
+            except OSError:
+                continue
+
+
 # -- fresh processes ------------------------------------------------------------------------------
 
 
