@@ -662,14 +662,14 @@ def plan_alike(
     only: Iterable[str] | None = None,
 ) -> tuple[Plan, Plan]:
     """`plan` of two trees that decide alike (`plandiff.decided_alike`: they differ only in what
-    goes into a message, not in when or whether it is sent), decided once: the plan of `repo`,
-    and `twin`'s deliveries (its plan without the decisions, which are those of the first)."""
+    goes into a message, not in when or whether it is sent), decided once: the plans of `repo`
+    and of `twin`, the same decisions grouped into each tree's messages."""
     wanted = set(only) if only is not None else None
     result, days = _decide_all(repo, log, now, False, wanted)
     other = Plan(result.today, decisions=list(result.decisions))
     _deliver(repo, log, result, days, now, wanted)
     _deliver(twin, log, other, days, now, wanted)
-    return result, Plan(other.today, deliveries=other.deliveries, order=other.order)
+    return result, other
 
 
 def merged(parts: list[Plan]) -> Plan:

@@ -23,7 +23,7 @@ ONE_DAY = timedelta(days=1)
 class Replay:
     plans: list[schedule.Plan] = field(default_factory=list)
     entries: list[Entry] = field(default_factory=list)
-    twins: list[schedule.Plan] = field(default_factory=list)  # the deliveries of `twin`
+    twins: list[schedule.Plan] = field(default_factory=list)  # `twin`'s plans
 
     @property
     def deliveries(self) -> list[schedule.Delivery]:
@@ -49,7 +49,7 @@ def replay(
     """Plan at each moment in turn, each assuming what the ones before planned was sent.
     `only`: these customers (or invoices) only, None: everyone, []: no one. `pool`:
     `open_on(repo, first day)` when the caller has it already. `twin`: a tree that decides as
-    `repo` does (schedule.plan_alike), whose deliveries each day are in `twins`."""
+    `repo` does (schedule.plan_alike), whose plans are in `twins`."""
     result = Replay()
     base = log if log is not None else sendlog.index([])
     moments = list(moments)
@@ -135,8 +135,7 @@ def forecast_alike(
 ) -> tuple[list[schedule.Plan], list[schedule.Plan]]:
     """`forecast` of `repo`, and of `twin`, a tree that decides alike (the same invoices and
     customers; policies that differ only in what goes into a message): the forecast's
-    decisions are made once, and each day's are grouped into each tree's deliveries. The twin's
-    plans hold its deliveries only."""
+    decisions are made once, and each day's are grouped into each tree's deliveries."""
     moments = [start + timedelta(days=n) for n in range(days)]
     done = replay(repo, moments, log, only, pool, twin)
     return done.plans, done.twins

@@ -22,11 +22,11 @@ import os
 import pickle
 import sys
 import tempfile
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from runner.errors import NudgeError
 from runner.loaded import Loaded, Source
@@ -94,21 +94,19 @@ def load(root: Path, fingerprint: Fingerprint, invoices: bool = True) -> Loaded 
     # (80 MB at 100k invoices, the load's high-water mark). The first frame is the load with
     # only the invoices that have an attachment (what every load checks), the second every
     # invoice, in their order.
-    try:
-        with open(path, "rb") as handle:
-            if handle.read(len(fingerprint.header)) != fingerprint.header:
-                return None
-            loaded: Loaded = pickle.load(handle)
-            if loaded.template_problems is None:
-                loaded.template_problems = _read(path.with_suffix(CHECKS), fingerprint)
-            if invoices or loaded.template_problems is None:
-                loaded.repo = replace(loaded.repo, invoices=pickle.load(handle))
-            else:
-                loaded.left_out = True
-    except FileNotFoundError:
-        return None
-    except Exception:
-        _forget(path)
+
+    def frames(handle: BinaryIO) -> Loaded:
+        loaded: Loaded = pickle.load(handle)
+        if loaded.template_problems is None:
+            loaded.template_problems = _read(path.with_suffix(CHECKS), fingerprint)
+        if invoices or loaded.template_problems is None:
+            loaded.repo = replace(loaded.repo, invoices=pickle.load(handle))
+        else:
+            loaded.left_out = True
+        return loaded
+
+    loaded: Loaded | None = _read(path, fingerprint, frames)
+    if loaded is None:
         return None
     loaded.sources = LazySources(path.with_suffix(SOURCES), fingerprint)
     return loaded
@@ -164,14 +162,17 @@ def _kept_for(path: Path, fingerprint: Fingerprint) -> bool:
         return False
 
 
-def _read(path: Path, fingerprint: Fingerprint) -> Any:
-    """What `path` keeps for these files, or None (none kept, or kept for other files). A
-    damaged file is only slower work: it is removed and the files are read (or checked) again."""
+def _read(
+    path: Path, fingerprint: Fingerprint, frames: Callable[[BinaryIO], Any] = pickle.load
+) -> Any:
+    """What `path` keeps for these files (read after the header by `frames`), or None (none
+    kept, or kept for other files). A damaged file is only slower work: it is removed and the
+    files are read (or checked) again."""
     try:
         with open(path, "rb") as handle:
             if handle.read(len(fingerprint.header)) != fingerprint.header:
                 return None
-            return pickle.load(handle)
+            return frames(handle)
     except FileNotFoundError:
         return None
     except Exception:
