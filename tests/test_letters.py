@@ -589,6 +589,47 @@ def test_a_run_prints_each_letter_to_pdf_and_show_prints_it_again(tmp_path: Path
     assert shown.stdout == data
 
 
+def test_the_run_prints_its_letters_in_a_process_of_its_own(tmp_path: Path) -> None:
+    """WeasyPrint laying out a letter takes some 80-90 MiB for a moment: a run holding 100k
+    invoices prints in a child process, so the run itself never loads WeasyPrint, and the PDF
+    is the one `show --part pdf` prints in its own process (the same bytes)."""
+    root = git_repo(tmp_path / "repo")
+    code = (
+        "import sys; from runner.main import main; "
+        f"code = main(['run', '--root', {str(root)!r}, '--today', '2026-11-23', "
+        "'--only', 'liffey-software']); "
+        "print('loaded' if 'weasyprint' in sys.modules else 'not loaded'); sys.exit(code)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "not loaded"
+    data = (root / "outbox" / f"{LETTER}.pdf").read_bytes()
+    (entry,) = letter_entries(root)
+    show = ["show", entry["keys"][0], "--root", str(root), "--part", "pdf"]
+    shown = subprocess.run([sys.executable, "-m", "runner", *show], capture_output=True)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == data
+
+
+def test_a_printing_process_that_dies_fails_one_letter_and_the_next_starts_another() -> None:
+    printer = pdf.Printer()
+    try:
+        page = "<html><body><p>Dear customer</p></body></html>"
+        first = printer.render(page)
+        assert first.pages == 1 and first.data.startswith(b"%PDF-")
+        assert printer.render(page).data == first.data  # the process prints one after another
+        process = printer._process
+        assert process is not None
+        process.kill()
+        process.wait()
+        with pytest.raises(pdf.PdfError, match=r"the printing process ended \(exit status -9\)"):
+            printer.render(page)
+        assert printer.render(page).data == first.data  # the next letter, a new process
+    finally:
+        printer.close()
+    assert printer._process is None
+
+
 def test_without_pango_a_run_writes_the_letters_as_html_and_says_so_once(
     sample: Path, tmp_path: Path
 ) -> None:

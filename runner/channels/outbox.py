@@ -10,7 +10,7 @@ from pathlib import Path
 from runner.channels import Handover, Outcome
 from runner.compose import MESSAGE_POLICY, Outgoing, email_message
 from runner.model import Repository
-from runner.pdf import available, render
+from runner.pdf import Printer
 
 # Messages made and written at once. A batch starts every message's task together and each
 # makes its files before its hand-over, which waits for the log's next group commit: unbounded,
@@ -35,6 +35,7 @@ class Outbox:
         self.repo = repo
         self.folder = folder
         self.notes: set[str] = set()  # said once after the run: why letters have no PDF
+        self._printer = Printer()  # started at the first letter (runner/pdf.py)
         self._printing = asyncio.Lock()  # one PDF at a time, off the event loop
         self.slots = asyncio.Semaphore(IN_FLIGHT)  # messages being made and written at once
 
@@ -64,12 +65,12 @@ class Outbox:
             return [(path, (header + message.text).encode("utf-8"))]
         page = message.html or message.text
         files = [(path, page.encode("utf-8"))]
-        missing = available()  # the first call loads WeasyPrint, here rather than in a thread
-        if missing:
-            self.notes.add(f"Letters written as HTML only: {missing}")
-            return files
         async with self._printing:  # one PDF at a time, off the event loop
-            printed = await asyncio.to_thread(render, page)
+            missing = await asyncio.to_thread(self._printer.available)
+            if missing:
+                self.notes.add(f"Letters written as HTML only: {missing}")
+                return files
+            printed = await asyncio.to_thread(self._printer.render, page)
         return [*files, (path.with_suffix(".pdf"), printed.data)]
 
     def path_for(self, message: Outgoing) -> Path:
@@ -82,7 +83,7 @@ class Outbox:
         return self.folder / day / outbox_name(message, suffix)
 
     async def close(self) -> None:
-        return None
+        await asyncio.to_thread(self._printer.close)
 
 
 def _write_whole(path: Path, data: bytes) -> None:

@@ -76,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
     today_plan = simulate.forecast(repo, log, now, 1, args.only, pool)[0]
     jobs = _compose(repo, root, today_plan, log)
     # The log, the plan and the messages live until the run ends: left out of the collections
-    # from here on, those of sending walk only what sending makes (a letter's PDF is collected
-    # after each: runner/pdf.py).
+    # from here on, those of sending walk only what sending makes (letters are printed in a
+    # process of their own: runner/pdf.py).
     gc.freeze()
     if args.dry_run:
         print(_dry_run(today_plan, jobs))
