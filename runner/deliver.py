@@ -39,6 +39,13 @@ from runner.sendlog import Writer, hashed, new_id
 # the connections go on while it syncs, and is tried on the loop again after a while.
 INLINE_WRITE_SECONDS = 0.002
 THREAD_WRITES = 50  # writes in a thread after a slow one, before the loop tries again
+# A message's outcome is not what keeps it from going twice (its hand-over is, on disk before
+# it went), and no connection waits for it: it goes down with the next write (the next
+# message's hand-over, a few ms later), or alone after this long. A crash in between leaves the
+# message `unknown`, as one between the provider's answer and the outcome's write always did.
+# Half the log's writes, each of which holds up every connection while it syncs (1,000 e-mails
+# over 8 connections: 1,540 -> about 1,000 fsyncs).
+OUTCOME_WAIT_SECONDS = 0.05
 CIRCUIT_AFTER = 3  # attempts in a row that cannot reach a provider before its channel is left
 DEADLINE_MINUTES = 20.0  # the default; settings.yaml run.deadline_minutes
 
@@ -130,6 +137,7 @@ class Batch:
         self._running: list[tuple[Job, asyncio.Task[None]]] = []
         self._waiting: list[tuple[list[dict[str, Any]], asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._later: asyncio.TimerHandle | None = None  # the write of outcomes left waiting
         self._in_thread = 0  # writes still to be done in a thread (INLINE_WRITE_SECONDS)
 
     def base(self, job: Job) -> dict[str, Any]:
@@ -186,15 +194,26 @@ class Batch:
             **claims.stamp(self.deadline.until),
         }
 
-    async def _commit(self, entries: list[dict[str, Any]]) -> None:
+    async def _commit(self, entries: list[dict[str, Any]], outcome: bool = False) -> None:
         """Write entries to the log; returns once they are on disk. Entries that arrive while a
         write is under way go down together in the next one (a group commit: one fsync for
-        many messages, so the log keeps up with many connections)."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        many messages, so the log keeps up with many connections). An `outcome` waits for the
+        next write, at most OUTCOME_WAIT_SECONDS."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
         self._waiting.append((entries, done))
+        if not outcome:
+            self._write_now()
+        elif self._later is None:
+            self._later = loop.call_later(OUTCOME_WAIT_SECONDS, self._write_now)
+        await done
+
+    def _write_now(self) -> None:
+        if self._later is not None:
+            self._later.cancel()
+            self._later = None
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
-        await done
 
     async def _flush(self) -> None:
         while self._waiting:
@@ -304,7 +323,7 @@ class Batch:
             )
         job.outcome = outcome
         job.finishing = True
-        await self._commit(self._outcome_entries(job, outcome))
+        await self._commit(self._outcome_entries(job, outcome), outcome=True)
         self._tick(total)
 
     async def _attempts(self, job: Job, message: Outgoing, channel: Channel) -> Outcome:

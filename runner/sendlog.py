@@ -525,15 +525,6 @@ class Writer:
             raise NudgeError(f"{rel} is not a file: move it away so the log can be written")
         self.written: list[dict[str, Any]] = []
 
-    def _repair_torn_tail(self) -> None:
-        # A crash mid-write can leave a last line without its newline; start ours on a fresh line.
-        if self.path.exists() and self.path.stat().st_size:
-            with self.path.open("rb") as handle:
-                handle.seek(-1, 2)
-                if handle.read(1) != b"\n":
-                    with self.path.open("a", encoding="utf-8") as tail:
-                        tail.write("\n")
-
     def append(self, raw: dict[str, Any]) -> Entry:
         """Append one line and fsync it."""
         self.append_many([raw])
@@ -548,9 +539,13 @@ class Writer:
         for raw in raws:
             raw.setdefault("id", new_id())
         text = "".join(json.dumps(raw, ensure_ascii=False, sort_keys=True) + "\n" for raw in raws)
-        self._repair_torn_tail()
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(text)
+        data = text.encode("utf-8")
+        with open(self.path, "ab+") as handle:  # appends, whatever was read
+            if handle.seek(0, os.SEEK_END):
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":  # a crash mid-write left a line without its end:
+                    data = b"\n" + data  # ours start on a fresh line
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         self.written.extend(raws)

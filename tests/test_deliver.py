@@ -133,3 +133,43 @@ def test_every_message_is_sent_once_after_its_hand_over_is_on_disk(
     assert index(entries).unknown == []
     sent = [e.raw["delivery"] for e in entries if e.raw["status"] == "sent"]
     assert len(sent) == len(set(sent)) == len(jobs)
+
+
+def test_an_outcome_goes_down_with_the_next_hand_over_and_before_that_message_leaves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One connection, so messages go one after the other: each message's `sent` is written
+    with the next one's hand-over (one fsync for both, ahead of it in the file), so the log is
+    written once per message, not twice, and says a message was sent before the next leaves;
+    the last outcome is written alone, after deliver.OUTCOME_WAIT_SECONDS at most."""
+    root = copy_sample(tmp_path / "repo")
+    loaded, jobs = jobs_of(root)
+    assert len(jobs) >= 3
+    writes: list[list[str]] = []
+    received_then: list[int] = []  # messages the server had as each write was made
+    with SmtpPeer(None, require_auth=False) as peer:
+        settings = EmailSettings(
+            "127.0.0.1", peer.port, security="none", auth="none", max_connections=1
+        )
+        sending = batch(root, Smtp("email", loaded.repo, settings, None, None))
+        append = sending.writer.append_many
+
+        def watched(raws: list[dict[str, object]]) -> None:
+            writes.append([str(raw["status"]) for raw in raws])
+            received_then.append(len(peer.received))
+            append(raws)
+
+        monkeypatch.setattr(sending.writer, "append_many", watched)
+        sending.record_pending(jobs)
+        asyncio.run(sending.send_all(jobs))
+    n = len(jobs)
+    assert writes == [
+        ["pending"] * n,
+        ["handover"],
+        *[["sent", "handover"]] * (n - 1),
+        ["sent"],
+    ]
+    assert received_then == [0, *range(n), n]  # each hand-over before the server has its message
+    entries = [e.raw for e in read(root).entries]
+    order = [(e["status"], e["delivery"]) for e in entries if e["status"] != "pending"]
+    assert order == [(status, job.delivery_id) for job in jobs for status in ("handover", "sent")]

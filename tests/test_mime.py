@@ -7,15 +7,25 @@ import email
 import email.policy
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from email.header import decode_header, make_header
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from jinja2 import FileSystemLoader
 
-from runner import schedule, workspace
-from runner.compose import WIRE_POLICY, HeaderInjection, Outgoing, compose, email_message
+from runner import mime, schedule, workspace
+from runner.compose import (
+    WIRE_POLICY,
+    HeaderInjection,
+    Outgoing,
+    compose,
+    email_message,
+    header_value,
+)
 from runner.mime import wire_bytes
 from runner.model import Contact, Repository
 from runner.templates import Renderer
@@ -156,3 +166,31 @@ def test_attachment_bytes_survive(
     out = replace(outgoing[0], attachments=(pdf,))
     [(name, content)] = reader_view(parsed(wire_bytes(repo, out, SENT)))["attachments"]
     assert (name, content) == ("INV-1.pdf", pdf.read_bytes())
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(min_size=1, max_size=160).filter(lambda t: not t.isascii()))
+def test_a_subject_in_encoded_words_reads_back_exactly(subject: str) -> None:
+    """The subject's own RFC 2047 writer, read by both of the email package's decoders (the
+    parser of a received message and email.header's): the very text, and no line longer than
+    76 characters. (email.header's writer is no reference here: it turns a form feed into a
+    space.)"""
+    try:
+        value = header_value(subject)
+    except HeaderInjection:
+        return  # a line break: refused before any writer sees it
+    if "=?" in value or value != value.strip():
+        return  # left to the package (mime._text_header)
+    ours = "Subject: " + mime._encoded_words(value, len("Subject: "))
+    assert ours.isascii()
+    assert all(len(line) <= 76 for line in ours.split("\r\n"))
+    assert read_subject(ours) == value
+    unfolded = ours.removeprefix("Subject: ").replace("\r\n", "")
+    assert str(make_header(decode_header(unfolded))) == value
+
+
+def read_subject(header: str) -> str:
+    message = email.message_from_bytes(
+        (header + "\r\n\r\n").encode("ascii"), policy=email.policy.default
+    )
+    return str(message["Subject"])
