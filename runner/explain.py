@@ -54,10 +54,13 @@ def explain(
         repo, [start + timedelta(days=n) for n in range(days)], log, invoice_ids
     )
     taken: dict[str, Row] = {}
+    seen: set[str] = set()  # every occurrence the forecast weighed
     for plan in forecast.plans:
         for d in plan.decisions:
+            seen.add(d.key)
             if d.key not in taken and not d.logged and d.status in FINAL:
                 taken[d.key] = Row(d, _decided_on(repo, plan, d))
+    last_day = forecast.plans[-1].today
     stories = []
     for invoice_id in invoice_ids:
         story = InvoiceStory(
@@ -69,7 +72,14 @@ def explain(
         for d in (x for x in today_plan.decisions if x.invoice == invoice_id):
             listed[d.key] = d
         listed.update({k: r.decision for k, r in taken.items() if r.decision.invoice == invoice_id})
-        story.rows = [_row(d, taken, forecast.plans[-1]) for d in listed.values()]
+        stopped = invoice_id in forecast.plans[-1].stopped or any(
+            d.status == "stopped" for d in listed.values()
+        )
+        story.rows = [
+            _row(d, taken, forecast.plans[-1])
+            for d in listed.values()
+            if d.logged or d.key in seen or d.occurrence > last_day or stopped  # see _row
+        ]
         story.rows.sort(
             key=lambda r: (r.decision.occurrence, r.decision.step_index, r.decision.channel)
         )
@@ -78,7 +88,10 @@ def explain(
 
 
 def _row(d: Decision, taken: dict[str, Row], last: schedule.Plan) -> Row:
-    """An occurrence as the plan treats it: logged, decided today, or decided by the forecast."""
+    """An occurrence as the plan treats it: logged, decided today, or decided by the forecast.
+    (One today's plan lists that the forecast never weighed although it falls within it is left
+    out by the caller: the forecast counts that step from another day, an invoice's first
+    contact when it came in late, and shows it there.)"""
     if d.logged:
         return Row(d, None)
     decided = taken.get(d.key)
@@ -87,13 +100,12 @@ def _row(d: Decision, taken: dict[str, Row], last: schedule.Plan) -> Row:
     stop = last.stopped.get(d.invoice)
     if stop is not None or d.status == "stopped":
         return Row(replace(d, status="stopped", reason=stop or d.reason), None)
+    if d.occurrence > last.today:
+        why = f"after {last.today}, the last day forecast"
+    else:
+        why = f"not decided by {last.today}, the last day forecast"
     return Row(
-        replace(
-            d,
-            status="future",
-            reason=f"scheduled for {d.occurrence} (day {d.day}), after {last.today}, the last "
-            "day forecast",
-        ),
+        replace(d, status="future", reason=f"scheduled for {d.occurrence} (day {d.day}), {why}"),
         None,
     )
 

@@ -542,9 +542,10 @@ def due_reason(d: Decision, policy: Policy, today: date, invoice: Invoice) -> st
     step = policy.steps[d.step_index]
     obligation = ledger.current_obligation(invoice, today)
     real_due = obligation.due if obligation else invoice.due
-    if d.due != real_due and step.after is None:
+    entry = _entry(policy)
+    shifted = d.due != real_due and step.after is None
+    if shifted and (entry is None or d.step_index == policy.entry_step):
         late = (today - real_due).days
-        entry = _entry(policy)
         text = (
             f"{d.step}: first contact for an invoice {late} days past its due date {real_due}: "
             f"the policy starts late invoices at '{entry.id if entry else d.step}' and runs its "
@@ -553,7 +554,15 @@ def due_reason(d: Decision, policy: Policy, today: date, invoice: Invoice) -> st
         if d.occurrence != today:
             text += f"; was due {d.occurrence}, sent now after missed runs"
         return text + _broken(invoice, today)
-    if step.after is not None:
+    if shifted and entry is not None:  # a later step of an invoice that came in late
+        started = d.due + timedelta(days=entry.first_day)  # the first contact's day
+        apart = d.day - entry.first_day
+        when = (
+            f"{abs(apart)} days {'after' if apart >= 0 else 'before'} '{entry.id}' on {started}, "
+            f"where the policy started this invoice {(started - real_due).days} days past its "
+            f"due date {real_due}"
+        )
+    elif step.after is not None:
         leader = next(s for s in policy.steps if s.id == step.after.step)
         since = "the deadline of" if leader.deadline_days else "sending"
         when = f"{step.after.business_days} business days after {since} '{leader.id}'"

@@ -51,6 +51,22 @@ def test_a_95_day_old_invoice_gets_the_first_letter_then_the_others_at_their_int
     ]
     first = schedule.plan(r, index([]), schedule.noon(START, "Europe/Copenhagen"))
     assert "first contact for an invoice 95 days past its due date" in first.deliveries[0].reason
+    # the later letters say where they count from, not "first contact" again
+    days = simulate.days_between(START, START + timedelta(days=70))
+    later = [d for d in simulate.replay(r, simulate.mornings(r, days)).deliveries if d.date > START]
+    due = (START - timedelta(days=95)).isoformat()
+    assert {(d.step, d.reason) for d in later} == {
+        (
+            "letter-60",
+            f"INV-1: letter-60: 30 days after 'letter-30' on {START}, where the policy started "
+            f"this invoice 95 days past its due date {due}",
+        ),
+        (
+            "letter-90",
+            f"INV-1: letter-90: 60 days after 'letter-30' on {START}, where the policy started "
+            f"this invoice 95 days past its due date {due}",
+        ),
+    }
 
 
 def test_a_70_day_old_invoice_hears_from_us_on_the_first_day_not_weeks_later() -> None:
@@ -132,3 +148,28 @@ def test_the_plan_of_the_first_day_is_what_the_run_sends() -> None:
         "INV-2",
     ]
     assert all(d.total_due == Decimal("3000.00") for d in planned)
+
+
+def test_explain_lists_each_step_of_a_late_invoice_once_counted_from_its_first_contact() -> None:
+    """On a Sunday, today's plan counts the later letters from 30 days before today; the first
+    letter goes on Monday, and the forecast counts them from there. The explanation lists each
+    letter once, on the day it goes, and calls none of them beyond the forecast."""
+    from runner import explain
+
+    sunday, monday = START - timedelta(days=1), START
+    due = sunday - timedelta(days=95)
+    r = repo([LETTERS], [invoice("INV-1", due=due, issued=due - timedelta(days=30))])
+    told = explain.explain(r, index([]), schedule.noon(sunday, "Europe/Copenhagen"), ["INV-1"])
+    (story,) = told.stories
+    rows = [
+        (row.decision.occurrence, row.decision.step, row.decision.channel) for row in story.rows
+    ]
+    assert rows == [
+        (monday, "letter-30", "email"),
+        (monday, "letter-30", "letter"),
+        (monday + timedelta(days=30), "letter-60", "email"),
+        (monday + timedelta(days=30), "letter-60", "letter"),
+        (monday + timedelta(days=60), "letter-90", "letter"),
+    ]
+    assert told.until >= monday + timedelta(days=60)
+    assert {row.decision.status for row in story.rows} == {"due"}
