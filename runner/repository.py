@@ -173,14 +173,15 @@ DATA_FOLDERS = ("policies", "customers", "invoices")
 CONFIG_PATHS = ("settings.yaml", *DATA_FOLDERS, "templates")
 # What reading some invoice files gives: the invoices with their sources, the problems found,
 # the names of the files rejected (by kind).
-_Part = tuple[list[tuple[Source, Invoice]], list[Problem], dict[str, set[str]]]
+Rejected = dict[str, set[str]]
+_Part = tuple[list[tuple[Source, Invoice]], list[Problem], Rejected]
 
 
 def _load(root: Path, listing: dict[str, list[str]], templates: frozenset[str]) -> Loaded:
     reader = _Reader(root, listing)
     settings = reader.settings()
-    policies = reader.many("policies", "policy", lambda s, d: reader.policy(s, d, settings))
-    customers = reader.many("customers", "customer", lambda s, d: reader.customer(s, d, settings))
+    policies = reader.many("policies", "policy", lambda r, s, d: r.policy(s, d, settings))
+    customers = reader.many("customers", "customer", lambda r, s, d: r.customer(s, d, settings))
 
     def read_invoices(paths: list[str]) -> _Part:
         part = _Reader(root, {})
@@ -195,9 +196,7 @@ def _load(root: Path, listing: dict[str, list[str]], templates: frozenset[str]) 
     # Half the invoice files are read by a second process when there are many (parallel.py).
     for built, problems, rejected in parallel.halves(listing["invoices"], read_invoices):
         found += built
-        reader.problems += problems
-        for kind, names in rejected.items():
-            reader.rejected.setdefault(kind, set()).update(names)
+        reader.absorb(problems, rejected)
     invoices = _first_of_each_id(found, reader.problems, reader.sources)
     repo = Repository(settings, customers, invoices, policies, templates)
     return Loaded(repo, reader.problems, reader.sources, reader.rejected)
@@ -236,12 +235,12 @@ def load_revision(
     policies = merged.entities(
         "policy",
         head.repo.policies,
-        reader.many("policies", "policy", lambda s, d: reader.policy(s, d, settings)),
+        reader.many("policies", "policy", lambda r, s, d: r.policy(s, d, settings)),
     )
     customers = merged.entities(
         "customer",
         head.repo.customers,
-        reader.many("customers", "customer", lambda s, d: reader.customer(s, d, settings)),
+        reader.many("customers", "customer", lambda r, s, d: r.customer(s, d, settings)),
     )
     moved = {
         c
@@ -288,9 +287,7 @@ def _invoices_of(
         invoice = part.guarded(lambda s=source, d=data: part.invoice(s, d, settings, customers))
         if invoice is not None:
             found.append((source, invoice))
-    into.problems += part.problems
-    for kind, names in part.rejected.items():
-        into.rejected.setdefault(kind, set()).update(names)
+    into.absorb(part.problems, part.rejected)
     return found
 
 
@@ -439,12 +436,27 @@ class _Reader:
             yield source, data
 
     def many(self, folder: str, kind: str, parse: Any) -> dict[str, Any]:
+        """The entities of a folder's files, by id: `parse(reader, source, data)` builds one.
+        Half the files are read by a second process when there are many (parallel.py): 10,000
+        customers are seconds of Python, which the other core would spend idle."""
+
+        def read(paths: list[str]) -> tuple[list[tuple[Source, Any]], list[Problem], Rejected]:
+            part = _Reader(self.root, {})
+            built = []
+            for source, data in part.documents(paths, kind):
+                entity = part.guarded(lambda s=source, d=data: parse(part, s, d))
+                if entity is None:
+                    part.reject(kind, source.doc.path, data)
+                else:
+                    built.append((source, entity))
+            return built, part.problems, part.rejected
+
         out: dict[str, Any] = {}
-        for source, data in self.documents(self.listing[folder], kind):
-            entity = self.guarded(lambda s=source, d=data: parse(s, d))
-            if entity is None:
-                self.reject(kind, source.doc.path, data)
-                continue
+        found: list[tuple[Source, Any]] = []
+        for built, problems, rejected in parallel.halves(self.listing[folder], read):
+            found += built
+            self.absorb(problems, rejected)
+        for source, entity in found:
             if _taken(self.problems, kind, entity, source, out):
                 continue
             stem = Path(source.doc.path).stem
@@ -466,6 +478,12 @@ class _Reader:
             return parse()
         except _Invalid:
             return None
+
+    def absorb(self, problems: list[Problem], rejected: Rejected) -> None:
+        """What another reader (another process's) found, added to this one's."""
+        self.problems += problems
+        for kind, names in rejected.items():
+            self.rejected.setdefault(kind, set()).update(names)
 
     def fail(self, source: Source, where: JsonPath, message: str) -> _Invalid:
         self.problems.append(source.problem(where, message))

@@ -26,6 +26,13 @@ def broken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (root / "invoices" / "2026" / "INV-9999.yaml").write_text(first.read_text())
     last.write_text(last.read_text().replace("due: ", "due: 2026-02-30\nold_due: "))
     (root / "invoices" / "2026" / "INV-5000.yaml").write_text("id: [unclosed\n")
+    # customers too (read in halves as well): an id used again in the second half, and one
+    # whose phone number is no number
+    acme = (root / "customers" / "acme.yaml").read_text()
+    (root / "customers" / "zz-acme.yaml").write_text(acme)
+    (root / "customers" / "zz-phone.yaml").write_text(
+        acme.replace("id: acme", "id: zz-phone").replace('"+1 212 555 0143"', '"+1 212"')
+    )
     return root
 
 
@@ -48,6 +55,8 @@ def test_two_processes_read_what_one_reads(broken: Path, monkeypatch: pytest.Mon
     assert "invalid YAML" in messages and "INV-5000.yaml" in messages
     assert "2026-02-30" in messages
     assert f"INV-9999.yaml:2:5: duplicate invoice id '{DUPLICATED}': already used in " in messages
+    assert "zz-acme.yaml:2:5: duplicate customer id 'acme': already used in " in messages
+    assert "zz-phone.yaml" in messages and "zz-phone" in two.rejected["customer"]
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")

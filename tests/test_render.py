@@ -130,3 +130,88 @@ def test_customer_data_is_a_value_never_template_code(company: Company) -> None:
     assert "Dear {{ 7 * 7 }} <b>Evil</b>," in message.text  # plain text: as written
     assert "{{ 7 * 7 }} &lt;b&gt;Evil&lt;/b&gt;" in (message.html or "")  # HTML: escaped
     assert "49" not in message.text
+
+
+def test_the_sandbox_remembers_only_what_jinja_itself_answers(company: Company) -> None:
+    """runner.templates.Sandbox keeps the sandbox's verdict on an attribute per type and name:
+    asked of many kinds of object and name, twice and of a second object of the same type, it
+    answers what Jinja's own immutable sandbox answers; and a template still cannot reach into
+    Python or change its data."""
+    import collections
+    import types
+    from datetime import date
+    from decimal import Decimal
+
+    from jinja2 import StrictUndefined
+    from jinja2.exceptions import SecurityError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    from markupsafe import Markup
+
+    from runner.templates import Sandbox
+
+    repo, _ = company
+    customer = next(iter(repo.customers.values()))
+
+    def gen() -> types.GeneratorType[int, None, None]:
+        yield 1
+
+    async def coro() -> None:
+        return None
+
+    class Lying:  # an object that says it is of another class
+        __class__ = dict  # type: ignore[assignment]
+
+    try:
+        raise ValueError("x")
+    except ValueError as exc:
+        tb = exc.__traceback__
+    pending = coro()
+    objects = [
+        {"a": 1}, [1, 2], (1, 2), {1, 2}, frozenset({1}), collections.deque([1]), "text",
+        Markup("<b>"), Decimal("1.50"), date(2026, 12, 4), 3, None, customer, customer.contacts,
+        repo.settings, gen, gen(), pending, str.upper, "x".upper, Customer, len, tb,
+        tb.tb_frame if tb else None, gen.__code__, StrictUndefined(), collections.OrderedDict(),
+        Lying(),
+    ]  # fmt: skip
+    names = [
+        "append", "pop", "clear", "update", "items", "keys", "get", "add", "discard",
+        "appendleft", "sort", "remove", "setdefault", "popitem", "extend", "insert", "format",
+        "format_map", "upper", "mro", "gi_frame", "gi_code", "cr_frame", "cr_code", "ag_frame",
+        "func_globals", "func_code", "im_func", "im_self", "tb_frame", "f_locals", "co_code",
+        "__class__", "__globals__", "__subclasses__", "__init__", "_private", "name", "id",
+        "contacts", "real", "year", "quantize", "company", "__func__", "__self__", "tb_next",
+    ]  # fmt: skip
+
+    def attribute(obj: object, name: str) -> object:
+        try:
+            return getattr(obj, name, None)
+        except Exception:  # an undefined value refuses every attribute
+            return None
+
+    theirs, mine = ImmutableSandboxedEnvironment(), Sandbox()
+    answered = 0
+    for obj in objects:
+        for name in names:
+            value = attribute(obj, name)
+            expected = theirs.is_safe_attribute(obj, name, value)
+            for _ in range(2):  # the second answer is the remembered one
+                assert mine.is_safe_attribute(obj, name, value) == expected, (type(obj), name)
+            answered += 1
+    pending.close()
+    assert answered == len(objects) * len(names)
+    # a second object of each type, after the first was remembered
+    for obj in ({"b": 2}, [3], collections.deque(), "other", Decimal(2), replace(customer)):
+        for name in names:
+            value = attribute(obj, name)
+            assert mine.is_safe_attribute(obj, name, value) == theirs.is_safe_attribute(
+                obj, name, value
+            ), (type(obj), name)
+    assert mine._verdicts, "the verdicts were remembered"
+    # rendered as Nudge renders (undefined is an error): still refused, the second time too
+    strict = Sandbox(undefined=StrictUndefined)
+    for source in ("{{ items.append(4) }}", "{{ data.clear() }}", "{{ f.__globals__ }}"):
+        for _ in range(2):
+            with pytest.raises(SecurityError):
+                strict.from_string(source).render(items=[1], data={"a": 1}, f=gen)
+    shown = strict.from_string("{{ items | length }} {{ data.a }}")
+    assert shown.render(items=[1, 2], data={"a": 7}) == "2 7"
