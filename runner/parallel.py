@@ -63,6 +63,30 @@ def halves(items: list[T], work: Callable[[list[T]], R], least: int = 0) -> list
     return [mine, theirs]
 
 
+def meanwhile(work: Callable[[], None]) -> Callable[[], bool] | None:
+    """work() in a forked copy while this process goes on, for what it leaves behind (files);
+    a function that waits for the copy and says whether it finished. None where `halves` would
+    not fork (no fork, one core, NUDGE_PROCESSES=1): nothing was started."""
+    if not hasattr(os, "fork") or _cores() < 2:
+        return None
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the copy: the work, then gone, whatever happened (the caller does it anyway)
+        code = 1
+        try:
+            work()
+            code = 0
+        finally:
+            os._exit(code)
+
+    def wait() -> bool:
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status) == 0
+
+    return wait
+
+
 def _result(data: bytes) -> tuple[str, Any]:
     if not data:
         return "error", "it ended without a result (killed, or out of memory?)"

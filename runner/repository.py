@@ -124,9 +124,13 @@ def _by_components(name: str) -> str:
     return name.replace(os.sep, "\0")
 
 
-def load(root: Path, invoices: bool = True) -> Loaded:
+def load(
+    root: Path, invoices: bool = True, cold: Callable[[list[str], int], None] | None = None
+) -> Loaded:
     """Every data file read and checked (or the snapshot of the last load, if none changed).
-    `invoices=False`: a snapshot may leave out the invoices (snapshot.load)."""
+    `invoices=False`: a snapshot may leave out the invoices (snapshot.load). `cold`: called
+    with the template files' names (relative to templates/) and the number of data files when
+    there is no snapshot, before the files are read (checks.Precompiling)."""
     with no_gc():
         refused: Refused = []
         listing = {folder: data_files(root, folder, refused) for folder in DATA_FOLDERS}
@@ -141,8 +145,10 @@ def load(root: Path, invoices: bool = True) -> Loaded:
         if loaded is None:
             started = time.time_ns()
             base = len(str(root / "templates")) + 1
-            names = frozenset(name[base:].replace(os.sep, "/") for name in templates)
-            loaded = _load(root, listing, names)
+            names = sorted(name[base:].replace(os.sep, "/") for name in templates)
+            if cold is not None:
+                cold(names, len(read))
+            loaded = _load(root, listing, frozenset(names))
             for link, why in refused:
                 loaded.problems.append(Problem(paths.relative(root, link), 1, 1, why))
             loaded.problems.extend(cross_references(loaded))

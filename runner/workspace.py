@@ -28,8 +28,11 @@ def load_valid(
 
     if not root.is_dir():
         raise NudgeError(f"{root} is not a directory: give --root the Nudge repository")
-    loaded = repository.load(root, invoices)
-    problems = checks.all_problems(loaded, root) if templates else loaded.problems
+    compiling = checks.Precompiling(root)
+    loaded = repository.load(root, invoices, cold=compiling.start if templates else None)
+    problems = (
+        checks.all_problems(loaded, root, compiling.compiled()) if templates else loaded.problems
+    )
     errors = sorted({p for p in problems if p.severity == "error"})
     if errors:
         shown = "\n".join(f"  {p}" for p in errors[:20])

@@ -95,15 +95,27 @@ def test_templates_tried_in_two_processes_find_what_one_finds(
     loaded = repository.load(root)
     monkeypatch.setattr(checks, "PARALLEL_RENDERS", 2)
     found = []
-    for processes in ("1", "2"):
-        folder = tmp_path / f"cache-{processes}"
+    names = sorted(loaded.repo.templates)
+    for processes, meanwhile in (("1", False), ("2", False), ("2", True)):
+        folder = tmp_path / f"cache-{processes}-{meanwhile}"
         monkeypatch.setenv("NUDGE_CACHE_DIR", "off" if cache == "off" else str(folder))
         monkeypatch.setenv("NUDGE_PROCESSES", processes)
-        found.append(sorted(checks.templates(loaded, root)))
-    one, two = found
-    assert one == two
+        compiled = False
+        if meanwhile:  # compiled by a copy started as a cold load does (checks.Precompiling)
+            compiling = checks.Precompiling(root)
+            compiling.start(names, checks.PRECOMPILE_FROM)
+            compiled = compiling.compiled()
+            assert compiled == (cache == "folder"), "a copy compiles only into a cache"
+            small = checks.Precompiling(root)  # a small load is over before a copy would be
+            small.start(names, checks.PRECOMPILE_FROM - 1)
+            assert not small.compiled()
+        found.append(sorted(checks.templates(loaded, root, compiled)))
+    one, two, precompiled = found
+    assert one == two == precompiled
     assert [p.path for p in one] == sorted(["templates/gentle-tier-1/da.email.j2", *broken])
     assert "division by zero" in next(p.message for p in one if "da.email" in p.path)
     assert all("Unexpected end of template" in p.message for p in one if p.path in broken)
     if cache == "folder":  # what the copy compiled came back through the cache
-        assert len(list((tmp_path / "cache-2" / "jinja-plain").iterdir())) >= 100
+        for meanwhile in (False, True):
+            plain = tmp_path / f"cache-2-{meanwhile}" / "jinja-plain"
+            assert len(list(plain.iterdir())) >= 100

@@ -26,9 +26,10 @@ def check(root: Path) -> tuple[Loaded, list[Problem]]:
     from runner import checks, repository
     from runner.feedback.validate import came_back, summary_problems, unreachable_contacts
 
-    loaded = repository.load(root)
-    found = checks.all_problems(loaded, root)  # warnings of what came back: validate only
-    found += unreachable_contacts(loaded, came_back(root))
+    compiling = checks.Precompiling(root)
+    loaded = repository.load(root, cold=compiling.start)
+    found = checks.all_problems(loaded, root, compiling.compiled())
+    found += list(unreachable_contacts(loaded, came_back(root)))  # warnings: validate only
     found += summary_problems(root)
     return loaded, sorted(set(found))
 
