@@ -267,8 +267,8 @@ class Precompiling:
             return
 
         def work() -> None:
-            renderer.precompile("plain", names)
-            renderer.precompile("html", [n for n in names if _in_html(n)])
+            for kind, name in _compile_jobs(names):
+                renderer.precompile(kind, [name])
 
         self._wait = parallel.meanwhile(work)
 
@@ -385,8 +385,7 @@ def _compile_and_find_trials(repo: Repository, renderer: Renderer, root: Path) -
     one is rendered so, and the trials found (`_trials`). Compiling is seconds of Python for a
     hundred templates: with a bytecode cache a forked copy compiles its share meanwhile
     (parallel.py) and this process reads them back from the cache instead (milliseconds)."""
-    names = sorted(repo.templates)
-    jobs = [("plain", n) for n in names] + [("html", n) for n in names if _in_html(n)]
+    jobs = _compile_jobs(sorted(repo.templates))
     folder = root / "templates"
     cost = {job: _size(folder / job[1]) for job in jobs}
     # Two bundles of about the same work: this process's also finds the trials, which take
@@ -410,6 +409,12 @@ def _compile_and_find_trials(repo: Repository, renderer: Renderer, root: Path) -
     if not renderer.caches_bytecode() or len(jobs) < PARALLEL_COMPILES:
         return work(bundles)  # no cache to hand the copy's work back through, or little work
     return parallel.halves(bundles, work, least=2)[0]
+
+
+def _compile_jobs(names: list[str]) -> list[tuple[str, str]]:
+    """(environment, template) for every compile the checks ask for: each template for plain
+    text (what `check_syntax` asks for), and for HTML the ones rendered so."""
+    return [("plain", n) for n in names] + [("html", n) for n in names if _in_html(n)]
 
 
 def _size(path: Path) -> int:

@@ -60,7 +60,7 @@ def explain(
             seen.add(d.key)
             if d.key not in taken and not d.logged and d.status in FINAL:
                 taken[d.key] = Row(d, _decided_on(repo, plan, d))
-    last_day = forecast.plans[-1].today
+    final = forecast.plans[-1]
     stories = []
     for invoice_id in invoice_ids:
         story = InvoiceStory(
@@ -72,13 +72,11 @@ def explain(
         for d in (x for x in today_plan.decisions if x.invoice == invoice_id):
             listed[d.key] = d
         listed.update({k: r.decision for k, r in taken.items() if r.decision.invoice == invoice_id})
-        stopped = invoice_id in forecast.plans[-1].stopped or any(
-            d.status == "stopped" for d in listed.values()
-        )
+        stopped = invoice_id in final.stopped or any(d.status == "stopped" for d in listed.values())
         story.rows = [
-            _row(d, taken, forecast.plans[-1])
+            _row(d, taken, final)
             for d in listed.values()
-            if d.logged or d.key in seen or d.occurrence > last_day or stopped  # see _row
+            if d.logged or d.key in seen or d.occurrence > final.today or stopped  # see _row
         ]
         story.rows.sort(
             key=lambda r: (r.decision.occurrence, r.decision.step_index, r.decision.channel)

@@ -26,19 +26,17 @@ PARALLEL_FROM = 4000  # items; below this, a fork and the pickling cost more tha
 def halves(items: list[T], work: Callable[[list[T]], R], least: int = 0) -> list[R]:
     """[work(items)], or [work(first half), work(second half)] computed at once in two
     processes, when there are at least `least` items (default PARALLEL_FROM)."""
-    if len(items) < (least or PARALLEL_FROM) or not hasattr(os, "fork") or _cores() < 2:
+    if len(items) < (least or PARALLEL_FROM) or not _can_fork():
         return [work(items)]
     cut = len(items) // 2
     read_end, write_end = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
     # What exists now is left out of later garbage collections, in both processes: a
     # collection writes to every object it visits, which makes the copy duplicate the pages it
     # shares with this one (hundreds of MiB at 100k invoices, and the time to copy them). Not
     # undone here: unfreezing would write to every object too, and what a command has built by
     # now (the load) lives as long as the command.
     gc.freeze()
-    pid = os.fork()
+    pid = _fork()
     if pid == 0:  # the copy: its half, then its result down the pipe, then gone
         os.close(read_end)
         try:
@@ -67,11 +65,9 @@ def meanwhile(work: Callable[[], None]) -> Callable[[], bool] | None:
     """work() in a forked copy while this process goes on, for what it leaves behind (files);
     a function that waits for the copy and says whether it finished. None where `halves` would
     not fork (no fork, one core, NUDGE_PROCESSES=1): nothing was started."""
-    if not hasattr(os, "fork") or _cores() < 2:
+    if not _can_fork():
         return None
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
+    pid = _fork()
     if pid == 0:  # the copy: the work, then gone, whatever happened (the caller does it anyway)
         code = 1
         try:
@@ -85,6 +81,17 @@ def meanwhile(work: Callable[[], None]) -> Callable[[], bool] | None:
         return os.waitstatus_to_exitcode(status) == 0
 
     return wait
+
+
+def _can_fork() -> bool:
+    return hasattr(os, "fork") and _cores() >= 2
+
+
+def _fork() -> int:
+    """os.fork, with what this process printed so far written out first (not twice)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return os.fork()
 
 
 def _result(data: bytes) -> tuple[str, Any]:

@@ -137,7 +137,7 @@ class Sandbox(ImmutableSandboxedEnvironment):
     whether the type is a function, method, code object, generator or mutable container
     (jinja2.sandbox.is_internal_attribute and modifies_known_mutable). An object whose
     `__class__` is not its type is asked every time. Held to the sandbox's own answers by
-    tests/test_templates.py."""
+    tests/test_render.py."""
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

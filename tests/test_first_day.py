@@ -39,16 +39,21 @@ def morning_by_morning(r, until: date) -> list[tuple[date, str, str]]:  # type: 
     return [(d.date, d.step, d.channel) for d in sent]
 
 
+def letters_from(first: date) -> list[tuple[date, str, str]]:
+    """The LETTERS policy's messages for an invoice whose first letter goes on `first`."""
+    return [
+        (first, "letter-30", "email"),
+        (first, "letter-30", "letter"),
+        (first + timedelta(days=30), "letter-60", "email"),
+        (first + timedelta(days=30), "letter-60", "letter"),
+        (first + timedelta(days=60), "letter-90", "letter"),
+    ]
+
+
 def test_a_95_day_old_invoice_gets_the_first_letter_then_the_others_at_their_intervals() -> None:
     r = repo([LETTERS], [overdue(95)])
     got = morning_by_morning(r, START + timedelta(days=70))
-    assert got == [
-        (START, "letter-30", "email"),
-        (START, "letter-30", "letter"),
-        (START + timedelta(days=30), "letter-60", "email"),
-        (START + timedelta(days=30), "letter-60", "letter"),
-        (START + timedelta(days=60), "letter-90", "letter"),
-    ]
+    assert got == letters_from(START)
     first = schedule.plan(r, index([]), schedule.noon(START, "Europe/Copenhagen"))
     assert "first contact for an invoice 95 days past its due date" in first.deliveries[0].reason
     # the later letters say where they count from, not "first contact" again
@@ -164,12 +169,6 @@ def test_explain_lists_each_step_of_a_late_invoice_once_counted_from_its_first_c
     rows = [
         (row.decision.occurrence, row.decision.step, row.decision.channel) for row in story.rows
     ]
-    assert rows == [
-        (monday, "letter-30", "email"),
-        (monday, "letter-30", "letter"),
-        (monday + timedelta(days=30), "letter-60", "email"),
-        (monday + timedelta(days=30), "letter-60", "letter"),
-        (monday + timedelta(days=60), "letter-90", "letter"),
-    ]
+    assert rows == letters_from(monday)
     assert told.until >= monday + timedelta(days=60)
     assert {row.decision.status for row in story.rows} == {"due"}

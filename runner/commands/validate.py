@@ -29,7 +29,7 @@ def check(root: Path) -> tuple[Loaded, list[Problem]]:
     compiling = checks.Precompiling(root)
     loaded = repository.load(root, cold=compiling.start)
     found = checks.all_problems(loaded, root, compiling.compiled())
-    found += list(unreachable_contacts(loaded, came_back(root)))  # warnings: validate only
+    found += unreachable_contacts(loaded, came_back(root))  # warnings: validate only
     found += summary_problems(root)
     return loaded, sorted(set(found))
 
