@@ -68,7 +68,7 @@ def arguments() -> argparse.Namespace:
         "--connections",
         type=int,
         default=16,
-        help="email.max_connections measured beside the default 8",
+        help="email.max_connections measured beside the default (runner.model)",
     )
     parser.add_argument(
         "--timeout", type=float, default=1200, help="seconds before one measurement is stopped"

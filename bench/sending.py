@@ -18,7 +18,7 @@ from typing import Any
 
 from common import BENCH, OUT, ROOT, Report, fmt_s, fmt_x, worker
 
-DEFAULT_CONNECTIONS = 8  # settings.yaml email.max_connections when it is not given
+from runner.model import DEFAULT_MAX_CONNECTIONS  # settings.yaml email.max_connections unsaid
 
 
 def smtp_server(delay: float) -> None:
@@ -215,7 +215,7 @@ def measure(root: Path, today: date, count: int, args: Namespace) -> dict[str, A
     try:
         assert server.stdout is not None
         port = int(server.stdout.readline())
-        connections = sorted({DEFAULT_CONNECTIONS, args.connections})
+        connections = sorted({DEFAULT_MAX_CONNECTIONS, args.connections})
         job = {"root": str(root), "port": port, "count": count, "repeat": args.repeat,
                "connections": connections}  # fmt: skip
         return worker("email", job, today, args.timeout)
@@ -237,7 +237,12 @@ def section(root: Path, today: date, count: int, args: Namespace, report: Report
     )
     mail = measure(root, today, count, args)
     if not mail or "timeout" in mail:
-        report.add("e-mail Nudge / baseline, default 8 connections", "failed", ">= 8", "n/a")
+        report.add(
+            f"e-mail Nudge / baseline, default {DEFAULT_MAX_CONNECTIONS} connections",
+            "failed",
+            ">= 8",
+            "n/a",
+        )
         return
 
     def spread(xs: list[float]) -> str:
@@ -262,7 +267,7 @@ def section(root: Path, today: date, count: int, args: Namespace, report: Report
             f"most {ceiling:.0f} msg/s = {ceiling / base_rate:.1f}x"
         )
         figure = f"e-mail Nudge / baseline, {conns} connections"
-        if int(conns) == DEFAULT_CONNECTIONS:
+        if int(conns) == DEFAULT_MAX_CONNECTIONS:
             report.target(figure + " (the default)", value, fmt_x(value), 8, below=False)
         else:
             report.target(figure, value, fmt_x(value), 8, below=False)

@@ -318,6 +318,12 @@ class Defaults:
     policy: str
 
 
+# E-mail connections at once when settings.yaml names no number. A relay that allows fewer turns
+# the rest away and the messages wait for those it took (channels/smtp.py): 8 connections could
+# not send 8 times what one does (each waits on its own round trips), 10 do on a 20 ms server.
+DEFAULT_MAX_CONNECTIONS = 10
+
+
 @dataclass(frozen=True)
 class EmailSettings:
     host: str
@@ -327,7 +333,7 @@ class EmailSettings:
     password_env: str = "SMTP_PASSWORD"
     sender: str | None = None
     timeout: float = 30.0
-    max_connections: int = 8
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
     bcc: str | None = None
     auth: str = "login"  # or "none": a relay that takes mail without a login
 

@@ -18,6 +18,7 @@ from runner.checks import cross_references
 from runner.errors import Problem
 from runner.loaded import FALLBACK_DEFAULTS, Loaded, Overlay, Source, SourceOf
 from runner.model import (
+    DEFAULT_MAX_CONNECTIONS,
     WEEKDAYS,
     After,
     BankAccount,
@@ -613,7 +614,7 @@ class _Reader:
                 password_env=email.get("password_env", "SMTP_PASSWORD"),
                 sender=email.get("from"),
                 timeout=float(email.get("timeout", 30)),
-                max_connections=email.get("max_connections", 8),
+                max_connections=email.get("max_connections", DEFAULT_MAX_CONNECTIONS),
                 bcc=email.get("bcc"),
                 auth=email.get("auth", "login"),
             )
@@ -955,11 +956,8 @@ def compact_iban(text: str) -> str:
 
 
 def _e164(number: str) -> str:
-    import phonenumbers
-
-    return phonenumbers.format_number(
-        phonenumbers.parse(number, None), phonenumbers.PhoneNumberFormat.E164
-    )
+    """A number the schema checked (schema.is_phone), in E.164 form."""
+    return schema.e164(number) or number
 
 
 def _inbound(d: dict[str, Any] | None) -> InboundSettings | None:

@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -223,15 +223,21 @@ def _plain_email(value: str) -> bool:
 
 
 def is_phone(value: object) -> bool:
+    return not isinstance(value, str) or e164(value) is not None
+
+
+@lru_cache(maxsize=1024)  # a file's numbers are checked, then read: parsed once for both
+def e164(text: str) -> str | None:
+    """The number in E.164 form (+4512345678), None if it is not a valid phone number."""
     import phonenumbers
 
-    if not isinstance(value, str):
-        return True
     try:
-        number = phonenumbers.parse(value, None)
+        number = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:
-        return False
-    return phonenumbers.is_valid_number(number)
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def is_bic(value: object) -> bool:

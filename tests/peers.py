@@ -161,14 +161,38 @@ class _Recording(SMTP):
 
     peer: SmtpPeer
 
+    turned_away = False
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if getattr(self, "number", None) is None:  # a second call is the STARTTLS upgrade
             with self.peer.lock:
                 self.peer.connections += 1
                 self.number = self.peer.connections
+                limit = self.peer.max_sessions
+                self.turned_away = limit is not None and self.peer.open_sessions >= limit
+                if self.turned_away:
+                    self.peer.turned_away += 1
+                else:
+                    self.peer.open_sessions += 1
+                    self.peer.most_open = max(self.peer.most_open, self.peer.open_sessions)
+            if self.turned_away:  # as a relay with a per-host limit answers one too many
+                cast(asyncio.Transport, transport).write(
+                    b"421 4.4.5 Too many connections from your host\r\n"
+                )
+                transport.close()
+                return
         super().connection_made(transport)
 
+    def connection_lost(self, error: Exception | None) -> None:
+        if self.turned_away:
+            return
+        with self.peer.lock:
+            self.peer.open_sessions -= 1
+        super().connection_lost(error)
+
     def data_received(self, data: bytes) -> None:
+        if self.turned_away:
+            return
         with self.peer.lock:
             self.peer.wire.append((self.number, bool(self._tls_protocol), data))
         super().data_received(data)
@@ -191,6 +215,8 @@ class SmtpPeer:
     drop_at: the Nth message (1-based) is taken in and the connection closed without a reply.
     delay: seconds to sit on each message before answering 250 (`answered` lists those that
     got it).
+    max_sessions: connections open at once beyond which one more is greeted "421 Too many
+    connections" and closed (`turned_away` counts them, `most_open` is the most open at once).
     """
 
     def __init__(
@@ -211,6 +237,10 @@ class SmtpPeer:
         self.refuse: dict[str, str] = {}
         self.drop_at: int | None = None
         self.delay = 0.0
+        self.max_sessions: int | None = None
+        self.open_sessions = 0
+        self.most_open = 0
+        self.turned_away = 0
         self.on_message: Callable[[Received], None] | None = None
         self._data_seen = 0
         kwargs: dict[str, Any] = {}
@@ -240,8 +270,11 @@ class SmtpPeer:
 
     def start(self) -> SmtpPeer:
         self.controller.start()
+        deadline = time.monotonic() + 5
+        while self.open_sessions and time.monotonic() < deadline:
+            time.sleep(0.005)  # the controller's readiness probe, closing
         with self.lock:  # forget the controller's own readiness probe
-            self.connections = 0
+            self.connections = self.most_open = 0
             self.wire.clear()
         return self
 

@@ -88,6 +88,40 @@ def test_at_the_deadline_messages_waiting_for_a_connection_are_not_handed_over(
     assert {j.outcome.status for j in jobs if j.outcome} == {"deferred"}
 
 
+def test_a_relay_that_allows_fewer_connections_gets_each_message_once_none_failed(
+    tmp_path: Path,
+) -> None:
+    """max_connections above what the relay allows: the connections it turns away ("421 Too
+    many connections") leave their messages waiting for one of those open, not failed or
+    retried; no more than the relay allows are opened again, and the run says what it found."""
+    root = copy_sample(tmp_path / "repo")
+    loaded, jobs = jobs_of(root)
+    assert len(jobs) >= 3
+    with SmtpPeer(None, require_auth=False) as peer:
+        peer.max_sessions = 2
+        peer.delay = 0.05  # every connection busy at once
+        settings = EmailSettings(
+            "127.0.0.1", peer.port, security="none", auth="none", max_connections=len(jobs)
+        )
+        smtp = Smtp("email", loaded.repo, settings, None, None)
+        sending = batch(root, smtp)
+        sending.record_pending(jobs)
+        asyncio.run(sending.send_all(jobs))
+    assert [j.outcome.status if j.outcome else None for j in jobs] == ["sent"] * len(jobs)
+    assert sorted(r.keys for r in peer.received) == sorted(  # each message once
+        tuple(j.delivery.keys) for j in jobs
+    )
+    assert peer.most_open == 2 and 1 <= peer.turned_away <= len(jobs) - 2  # not per message
+    assert sending.circuits == {} and sending.stopped == ""
+    entries = [e.raw for e in read(root).entries]
+    assert not [e for e in entries if e["status"] == "failed"]
+    assert smtp.notes == [
+        f"e-mail: 127.0.0.1:{peer.port} allows 2 connections at once (421 4.4.5 Too many "
+        "connections from your host); messages waited for a free one instead "
+        f"(email.max_connections: {len(jobs)})"
+    ]
+
+
 @pytest.mark.parametrize("disk", ["quick", "slow"])
 def test_every_message_is_sent_once_after_its_hand_over_is_on_disk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, disk: str

@@ -38,7 +38,7 @@ class Smtp:
         self.settings = settings
         self.username = username
         self.password = password
-        self.idle: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
+        self.idle: asyncio.Queue[aiosmtplib.SMTP | None] = asyncio.Queue()
         self.slots = asyncio.Semaphore(settings.max_connections)
         self.open_connections: list[aiosmtplib.SMTP] = []
         # Set when the server cannot be used at all (no STARTTLS, an untrusted certificate,
@@ -54,6 +54,14 @@ class Smtp:
         self.probed = False
         self.logging_in = asyncio.Lock()
         self.logged_in = False
+        # Connections open, in use or idle; and how many the server allows at once, once it
+        # refused one more with a 4xx greeting (or hung up at once) while others were open.
+        # Past that, a message waits for one of those to come back instead of being retried:
+        # max_connections can be higher than a relay allows without anything failing.
+        self.live = 0
+        self.opening = 0
+        self.ceiling: int | None = None
+        self.notes: list[str] = []  # printed by `nudge run` after the batch
 
     @property
     def where(self) -> str:
@@ -108,14 +116,9 @@ class Smtp:
 
     async def send(self, message: Outgoing, handover: Handover) -> Outcome:
         async with self.slots:
-            try:
-                client = self.idle.get_nowait()
-            except asyncio.QueueEmpty:
-                client = None
-            if client is None or not client.is_connected:
-                client, outcome = await self._first_or_next()
-                if client is None:
-                    return outcome
+            client, outcome = await self._acquire()
+            if client is None:
+                return outcome
             try:
                 data = wire_bytes(self.repo, message, datetime.now(UTC))
             except BaseException:  # the message, not the connection: keep it for the next
@@ -126,9 +129,61 @@ class Smtp:
                 self.idle.put_nowait(client)
             else:
                 await _drop(client)
+                self._gone(client)
             return outcome
 
-    async def _first_or_next(self) -> tuple[aiosmtplib.SMTP | None, Outcome]:
+    async def _acquire(self) -> tuple[aiosmtplib.SMTP | None, Outcome]:
+        """An idle connection, else a new one; at the server's `ceiling`, the next connection
+        that comes back (None in the queue: one closed or failed to open, look again)."""
+        while True:
+            try:
+                client = self.idle.get_nowait()
+            except asyncio.QueueEmpty:
+                client = None
+                if self._full():
+                    client = await self.idle.get()
+            if client is not None:
+                if client.is_connected:
+                    return client, Outcome("sent")
+                self._gone(client, wake=False)  # the server closed it while it was idle
+            if self._full():
+                continue
+            self.opening += 1
+            try:
+                client, outcome, busy = await self._first_or_next()
+            finally:
+                self.opening -= 1
+            if client is not None:
+                self.live += 1
+                return client, outcome
+            if self.ceiling is not None:
+                self.idle.put_nowait(None)  # one waiting for this attempt looks again
+            if not (busy and self.live > 0):
+                return None, outcome
+            if self.ceiling is None or self.live < self.ceiling:
+                self.ceiling = self.live
+                why = outcome.reason.removeprefix(f"cannot connect to {self.where}: ")
+                self.notes[:] = [
+                    f"e-mail: {self.where} allows {self.ceiling} connections at once ({why}); "
+                    "messages waited for a free one instead (email.max_connections: "
+                    f"{self.settings.max_connections})"
+                ]
+
+    def _full(self) -> bool:
+        """Whether the connections open and opening are as many as the server allows."""
+        return self.ceiling is not None and self.live + self.opening >= self.ceiling
+
+    def _gone(self, client: aiosmtplib.SMTP, wake: bool = True) -> None:
+        """A connection closed: one fewer open, and (`wake`) a message waiting at the ceiling
+        may open another."""
+        self.live -= 1
+        if client in self.open_connections:
+            self.open_connections.remove(client)
+        if wake:
+            self.idle.put_nowait(None)
+
+    async def _first_or_next(self) -> tuple[aiosmtplib.SMTP | None, Outcome, bool]:
+        """A new connection, or why there is none and whether the server said it is busy."""
         if not self.probed:
             async with self.probing:
                 if not self.probed:
@@ -137,12 +192,12 @@ class Smtp:
                     finally:
                         self.probed = True
         if self.broken is not None:
-            return None, Outcome("retry", reason=self.broken)
+            return None, Outcome("retry", reason=self.broken), False
         return await self._connect_or_say_why()
 
-    async def _connect_or_say_why(self) -> tuple[aiosmtplib.SMTP | None, Outcome]:
+    async def _connect_or_say_why(self) -> tuple[aiosmtplib.SMTP | None, Outcome, bool]:
         try:
-            return await self._connect(), Outcome("sent")
+            return await self._connect(), Outcome("sent"), False
         except SmtpConfigError as exc:
             self.broken = str(exc)
         except aiosmtplib.SMTPAuthenticationError as exc:
@@ -153,10 +208,14 @@ class Smtp:
         except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             untrusted = _untrusted(exc)
             if untrusted is None:
-                return None, Outcome(
-                    "retry",
-                    reason=f"cannot connect to {self.where}: {_describe(exc)}",
-                    unreachable=True,
+                return (
+                    None,
+                    Outcome(
+                        "retry",
+                        reason=f"cannot connect to {self.where}: {_describe(exc)}",
+                        unreachable=True,
+                    ),
+                    _busy(exc),
                 )
             self.broken = (
                 f"{self.where}: TLS certificate not trusted ({untrusted.verify_message}): "
@@ -165,7 +224,7 @@ class Smtp:
         # Not the message's fault and certainly not sent: `failed` is permanent and would block
         # the message for good. A retry is logged `failed, permanent: false` (the batch stops
         # retrying a broken channel), so the next run sends it once the setup is fixed.
-        return None, Outcome("retry", reason=self.broken)
+        return None, Outcome("retry", reason=self.broken), False
 
     async def _transaction(
         self, client: aiosmtplib.SMTP, message: Outgoing, data: bytes, handover: Handover
@@ -223,6 +282,7 @@ class Smtp:
         for client in self.open_connections:
             await _drop(client)
         self.open_connections.clear()
+        self.live = 0
 
 
 async def _drop(client: aiosmtplib.SMTP) -> None:
@@ -234,6 +294,14 @@ async def _drop(client: aiosmtplib.SMTP) -> None:
         client.close()
 
 
+def _busy(exc: BaseException) -> bool:
+    """Whether a failed connect is the server turning one more connection away: a 4xx greeting
+    (421 "too many connections"), or hanging up before its greeting."""
+    if isinstance(exc, aiosmtplib.SMTPConnectResponseError):
+        return 400 <= exc.code < 500
+    return isinstance(exc, aiosmtplib.SMTPServerDisconnected | ConnectionResetError)
+
+
 def _untrusted(exc: BaseException) -> ssl.SSLCertVerificationError | None:
     """The certificate failure behind an error (aiosmtplib wraps it for implicit TLS)."""
     for error in (exc, exc.__cause__, exc.__context__):
@@ -243,5 +311,7 @@ def _untrusted(exc: BaseException) -> ssl.SSLCertVerificationError | None:
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, aiosmtplib.SMTPResponseException):  # not its tuple: "421 4.4.5 Too many"
+        return f"{exc.code} {exc.message}".splitlines()[0][:200]
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0][:200]

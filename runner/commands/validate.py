@@ -24,13 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def check(root: Path) -> tuple[Loaded, list[Problem]]:
     """Load the repository and run every check; problems sorted by file and line."""
     from runner import checks, repository
-    from runner.feedback.validate import came_back, summary_problems, unreachable_contacts
+    from runner.feedback.validate import came_back, unreachable_contacts, usable_summary
 
     compiling = checks.Precompiling(root)
     loaded = repository.load(root, cold=compiling.start)
     found = checks.all_problems(loaded, root, compiling.compiled())
-    found += unreachable_contacts(loaded, came_back(root))  # warnings: validate only
-    found += summary_problems(root)
+    summary, warned = usable_summary(root)  # the log's summary, read once for both
+    found += unreachable_contacts(loaded, came_back(root, summary))  # warnings: validate only
+    found += warned
     return loaded, sorted(set(found))
 
 
