@@ -101,8 +101,11 @@ def is_date(value: object) -> bool:
 
 def date_problem(value: object) -> str | None:
     """Why `value` is not a date Nudge accepts, in words; None when it is one (or not text)."""
-    if not isinstance(value, str):
-        return None
+    return _date_text_problem(value) if isinstance(value, str) else None
+
+
+@lru_cache(maxsize=8192)  # 100k invoices name a few thousand days, each many times
+def _date_text_problem(value: str) -> str | None:
     if _DATE_SHAPE.fullmatch(value) is None:
         return "is not a date (write YYYY-MM-DD, e.g. 2026-10-31)"
     year, month, day = (int(part) for part in value.split("-"))
@@ -263,10 +266,13 @@ def _schwifty_accepts(value: object, kind: str) -> bool:
 
 
 def is_locale(value: object) -> bool:
+    return not isinstance(value, str) or _known_locale(value)
+
+
+@lru_cache(maxsize=1024)  # a few locales, named by thousands of customers
+def _known_locale(value: str) -> bool:
     from babel import Locale, UnknownLocaleError
 
-    if not isinstance(value, str):
-        return True
     try:
         Locale.parse(value)
     except (ValueError, UnknownLocaleError):
