@@ -45,6 +45,7 @@ _RESOLVERS: dict[str, list[tuple[str, re.Pattern[str]]]] = {
 }
 _BOOL = yaml.constructor.SafeConstructor.bool_values
 _TEXT_KEYS: dict[str, bool] = {}
+_PLAINS: dict[str, Any] = {}  # plain scalar -> its value (`_plain`)
 
 
 class _Unsure(Exception):
@@ -217,7 +218,17 @@ def _tag(value: str) -> str:
 
 
 def _plain(value: str) -> Any:
-    """A plain scalar typed as the loader types it: floats as Decimal, dates kept as text."""
+    """A plain scalar typed as the loader types it: floats as Decimal, dates kept as text.
+    Values repeat (dates above all) and what they give cannot be changed: remembered."""
+    known = _PLAINS.get(value, _PLAINS)
+    if known is _PLAINS:
+        known = _typed(value)  # raises _Unsure for what libyaml must read: never remembered
+        if len(_PLAINS) < 16384:
+            _PLAINS[value] = known
+    return known
+
+
+def _typed(value: str) -> Any:
     tag = _tag(value)
     if tag == _STR:
         return value

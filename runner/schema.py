@@ -132,8 +132,20 @@ def is_money(value: object) -> bool:
     return money_problem(value) is None
 
 
+# The way nearly every amount is written ("1250.00", "-40"): at most MONEY_DIGITS digits before
+# the point and MONEY_DECIMALS after it, nothing around them. Such text is an amount Nudge
+# accepts without working it out (tests/test_schema.py holds this to the long way).
+_PLAIN_MONEY = re.compile(rf"-?[0-9]{{1,{MONEY_DIGITS}}}(?:\.[0-9]{{1,{MONEY_DECIMALS}}})?")
+
+
 def money_problem(value: object) -> str | None:
     """Why `value` is not an amount Nudge accepts, in words; None when it is one."""
+    if isinstance(value, str) and _PLAIN_MONEY.fullmatch(value):
+        return None
+    return _money_problem(value)
+
+
+def _money_problem(value: object) -> str | None:
     if isinstance(value, bool | float):
         return _FORMAT_HELP["money"]
     if isinstance(value, str):
