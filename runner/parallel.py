@@ -23,12 +23,16 @@ R = TypeVar("R")
 PARALLEL_FROM = 4000  # items; below this, a fork and the pickling cost more than they save
 
 
-def halves(items: list[T], work: Callable[[list[T]], R], least: int = 0) -> list[R]:
+def halves(
+    items: list[T], work: Callable[[list[T]], R], least: int = 0, share: float = 0.5
+) -> list[R]:
     """[work(items)], or [work(first half), work(second half)] computed at once in two
-    processes, when there are at least `least` items (default PARALLEL_FROM)."""
+    processes, when there are at least `least` items (default PARALLEL_FROM). `share`: the
+    copy's share of the items, less than half when its result costs much to pickle (it does
+    that on top of its share while this process waits)."""
     if len(items) < (least or PARALLEL_FROM) or not _can_fork():
         return [work(items)]
-    cut = len(items) // 2
+    cut = int(len(items) * (1 - share))
     read_end, write_end = os.pipe()
     # What exists now is left out of later garbage collections, in both processes: a
     # collection writes to every object it visits, which makes the copy duplicate the pages it
