@@ -61,6 +61,7 @@ class Smtp:
         self.live = 0
         self.opening = 0
         self.ceiling: int | None = None
+        self.turned_away = ""  # the server's answer to the last connection it turned away
         self.notes: list[str] = []  # printed by `nudge run` after the batch
 
     @property
@@ -155,19 +156,26 @@ class Smtp:
                 self.opening -= 1
             if client is not None:
                 self.live += 1
+                if self.ceiling is not None and self.live > self.ceiling:
+                    self._limit(self.live)  # it took one more than it seemed to allow
                 return client, outcome
             if self.ceiling is not None:
                 self.idle.put_nowait(None)  # one waiting for this attempt looks again
             if not (busy and self.live > 0):
                 return None, outcome
+            self.turned_away = outcome.reason.removeprefix(f"cannot connect to {self.where}: ")
             if self.ceiling is None or self.live < self.ceiling:
-                self.ceiling = self.live
-                why = outcome.reason.removeprefix(f"cannot connect to {self.where}: ")
-                self.notes[:] = [
-                    f"e-mail: {self.where} allows {self.ceiling} connections at once ({why}); "
-                    "messages waited for a free one instead (email.max_connections: "
-                    f"{self.settings.max_connections})"
-                ]
+                self._limit(self.live)
+
+    def _limit(self, ceiling: int) -> None:
+        """No more than `ceiling` connections from now on: the most the server was seen to take
+        at once while it turned one more away (one opening meanwhile may still be taken)."""
+        self.ceiling = ceiling
+        self.notes[:] = [
+            f"e-mail: {self.where} allows {ceiling} connections at once ({self.turned_away}); "
+            "messages waited for a free one instead (email.max_connections: "
+            f"{self.settings.max_connections})"
+        ]
 
     def _full(self) -> bool:
         """Whether the connections open and opening are as many as the server allows."""
