@@ -2,9 +2,9 @@
 runner.compose) to a local aiosmtpd server that sits 20 ms on each DATA, in its own process.
 The baseline is one aiosmtplib connection sending one message after the other; Nudge is
 runner.channels.smtp.Smtp with runner.deliver.Batch as `nudge run --push` uses them, at the
-default `email.max_connections` (8) and at 16. Target: Nudge >= 8x the baseline at the default.
-A reference (not Nudge: pre-built messages, plain connections, no log) shows what this server and
-machine allow."""
+default `email.max_connections` (runner.model.DEFAULT_MAX_CONNECTIONS, 10) and at 16. Target:
+Nudge >= 8x the baseline at the default. A reference (not Nudge: pre-built messages, plain
+connections, no log) shows what this server and machine allow."""
 
 from __future__ import annotations
 
