@@ -192,13 +192,7 @@ def _load(root: Path, listing: dict[str, list[str]], templates: frozenset[str]) 
     customers = reader.many("customers", "customer", lambda r, s, d: r.customer(s, d, settings))
 
     def read_invoices(paths: list[str]) -> _Part:
-        part = _Reader(root, {})
-        built = []
-        for source, data in part.documents(paths, "invoice"):
-            invoice = part.guarded(lambda s=source, d=data: part.invoice(s, d, settings, customers))
-            if invoice is not None:
-                built.append((source, invoice))
-        return built, part.problems, part.rejected
+        return _read_invoices(root, paths, settings, customers)
 
     found: list[tuple[Source, Invoice]] = []
     # Half the invoice files are read by a second process when there are many (parallel.py).
@@ -292,14 +286,23 @@ def _invoices_of(
     into: _Reader,
 ) -> list[tuple[Source, Invoice]]:
     """The invoices of some files under `root` (relative paths); problems go `into` a reader."""
+    files = [os.path.join(root, p) for p in paths]
+    found, problems, rejected = _read_invoices(root, files, settings, customers)
+    into.absorb(problems, rejected)
+    return found
+
+
+def _read_invoices(
+    root: Path, files: list[str], settings: Settings, customers: dict[str, Customer]
+) -> _Part:
+    """The invoices of these files (paths as strings), with what a reader of its own found."""
     part = _Reader(root, {})
-    found = []
-    for source, data in part.documents([os.path.join(root, p) for p in paths], "invoice"):
+    built = []
+    for source, data in part.documents(files, "invoice"):
         invoice = part.guarded(lambda s=source, d=data: part.invoice(s, d, settings, customers))
         if invoice is not None:
-            found.append((source, invoice))
-    into.absorb(part.problems, part.rejected)
-    return found
+            built.append((source, invoice))
+    return built, part.problems, part.rejected
 
 
 def _is_data(rel: str, folder: str) -> bool:
